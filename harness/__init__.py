@@ -1,0 +1,6 @@
+"""Mystery-shopper experiment harness for social customer service.
+
+Data flows one way: scenario -> plan -> runner -> channels; store -> analysis -> report.
+"""
+
+__version__ = "0.1.0"

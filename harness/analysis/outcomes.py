@@ -1,0 +1,124 @@
+"""One outcome per probe: what was sent, what came back, how fast.
+
+Latency is the brand's first reply's platform timestamp minus the probe's platform timestamp,
+never the time we happened to poll. A reply counts as the brand's response when it comes from
+one of the brand's official handles and is not an automatic acknowledgement; one that comes
+after the observation window is kept, flagged ``late``, and does not count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from harness.plan.probe import Probe
+from harness.store.records import ReplyRecord, SendRecord
+from harness.store.sqlite import Store
+
+EXPORT_FIELDS = (
+    "probe_id", "persona", "brand", "industry", "channel", "category", "mention", "week", "day",
+    "scheduled_at", "sent_at", "status", "first_reply_at", "first_reply_kind", "latency_s",
+    "responded", "late", "brand_replies", "auto_acks", "other_replies", "direct_message",
+    "email", "follow_ups_sent", "text",
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A probe and what became of it (the ``shopper export`` row)."""
+
+    probe_id: str
+    persona: str
+    brand: str
+    industry: str
+    channel: str
+    category: str
+    mention: str
+    week: int
+    day: int
+    scheduled_at: datetime
+    sent_at: datetime | None
+    status: str
+    first_reply_at: datetime | None
+    first_reply_kind: str | None
+    latency_s: int | None
+    responded: bool
+    late: bool
+    brand_replies: int
+    auto_acks: int
+    other_replies: int
+    direct_message: bool
+    email: bool
+    follow_ups_sent: int
+    text: str
+
+    def row(self, zone: tzinfo) -> dict[str, object]:
+        """The export record, times shown with their offset in ``zone``."""
+        record = asdict(self)
+        for key in ("scheduled_at", "sent_at", "first_reply_at"):
+            value = record[key]
+            record[key] = value.astimezone(zone).isoformat() if value else None
+        return record
+
+
+def outcomes(probes: list[Probe], sends: list[SendRecord], replies: list[ReplyRecord],
+             closed: dict[str, datetime], window: timedelta) -> list[Outcome]:
+    """One :class:`Outcome` per probe, in plan order."""
+    latest: dict[tuple[str, int], SendRecord] = {}
+    for send in sends:
+        latest[(send.probe_id, send.step)] = send
+    follow_ups = Counter(pid for (pid, step), send in latest.items()
+                         if step > 0 and send.state == "sent")
+    by_probe: dict[str, list[ReplyRecord]] = defaultdict(list)
+    for reply in replies:
+        if reply.probe_id is not None:
+            by_probe[reply.probe_id].append(reply)
+    result = []
+    for probe in probes:
+        first = latest.get((probe.probe_id, 0))
+        sent_at = first.sent_at if first and first.state == "sent" else None
+        status = _status(first, probe.probe_id in closed)
+        mine = sorted(by_probe.get(probe.probe_id, []), key=lambda r: r.created_at)
+        brand = [r for r in mine if r.from_brand and not r.automated]
+        first_reply = brand[0] if brand else None
+        latency = None
+        responded = late = False
+        if first_reply is not None and sent_at is not None:
+            latency = int((first_reply.created_at - sent_at).total_seconds())
+            responded = first_reply.created_at <= sent_at + window
+            late = not responded
+        result.append(Outcome(
+            probe_id=probe.probe_id, persona=probe.persona, brand=probe.brand,
+            industry=probe.industry, channel=probe.channel, category=probe.category,
+            mention=probe.mention, week=probe.week, day=probe.day,
+            scheduled_at=probe.scheduled_at, sent_at=sent_at, status=status,
+            first_reply_at=first_reply.created_at if first_reply else None,
+            first_reply_kind=first_reply.kind if first_reply else None,
+            latency_s=latency, responded=responded, late=late, brand_replies=len(brand),
+            auto_acks=sum(1 for r in mine if r.from_brand and r.automated),
+            other_replies=sum(1 for r in mine if not r.from_brand),
+            direct_message=any(r.kind == "direct_message" for r in brand),
+            email=any(r.kind == "email" for r in brand),
+            follow_ups_sent=follow_ups[probe.probe_id],
+            text=probe.text,
+        ))
+    return result
+
+
+def _status(first: SendRecord | None, closed: bool) -> str:
+    if first is None:
+        return "planned"
+    if first.state == "sent":
+        return "closed" if closed else "open"
+    if first.state == "intended":
+        return "sending"
+    if first.state in ("failed", "not_sent"):
+        return "retrying" if first.retry_at is not None else "failed"
+    return first.state  # uncertain
+
+
+def from_store(store: Store) -> list[Outcome]:
+    """Outcomes of every probe in a run's store."""
+    window = timedelta(seconds=int(store.meta()["observation_window_s"]))
+    return outcomes(store.probes(), store.sends(), store.replies(), store.closed(), window)

@@ -1,0 +1,139 @@
+"""The channel protocol: what every adapter, live or simulated, offers the runner.
+
+An adapter sends one message at a time and polls for whatever came back since a cursor. It
+knows nothing of the store or the report; it raises only the errors in ``harness.errors``
+(``RateLimited``, ``AccessDenied``, ``AuthenticationFailed``, ``TransientError``,
+``NotConfigured``) and never sleeps or retries on its own: the runner owns backoff.
+
+Adapters declare their facts on the class (name, platform, which settings are secret), so the
+registry, validation, CLI help and secret masking all read the same declarations.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from harness.clock import Clock
+from harness.scenario.model import Brand, Channel, Persona
+
+ReplyKind = Literal["public_reply", "direct_message", "email", "other"]
+REPLY_KINDS: tuple[ReplyKind, ...] = ("public_reply", "direct_message", "email", "other")
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to post: the first message of a probe (step 0) or a follow-up."""
+
+    probe_id: str
+    step: int
+    persona_id: str
+    persona_account: str
+    brand_id: str
+    brand_handles: tuple[str, ...]
+    mention: str
+    category: str
+    text: str
+    in_reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class SentPost:
+    """What the platform says about a post it accepted; ``created_at`` is its own clock."""
+
+    platform_id: str
+    created_at: datetime
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class IncomingReply:
+    """Something that came back: a reply, a direct message, an email."""
+
+    platform_id: str
+    created_at: datetime
+    author: str
+    kind: ReplyKind
+    text: str
+    in_reply_to: str | None = None
+    conversation_id: str | None = None
+    to_account: str | None = None
+    automated: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """Replies seen since the previous cursor, and the cursor to pass next time."""
+
+    replies: Sequence[IncomingReply]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What an adapter may know about the scenario it serves."""
+
+    clock: Clock
+    state_dir: Path
+    seed: int
+    personas: Sequence[Persona]
+    brands: Sequence[Brand]
+    timezone: str
+
+
+class ChannelAdapter(ABC):
+    """Base class of every channel adapter."""
+
+    name: ClassVar[str]
+    """Registry name, used as ``adapter:`` in scenarios."""
+    platform: ClassVar[str]
+    """Default platform whose limits apply (a key of ``harness.platforms.PLATFORMS``)."""
+    secret_settings: ClassVar[frozenset[str]] = frozenset()
+    """Settings that hold secrets: they must be ``{env: NAME}`` and are masked when shown."""
+    summary: ClassVar[str] = ""
+    """One line for ``shopper channels``."""
+    knows_future: ClassVar[bool] = False
+    """Whether :meth:`next_activity` can tell when replies will arrive (simulations only)."""
+
+    def __init__(self, config: Channel, context: ChannelContext) -> None:
+        self.config = config
+        self.context = context
+
+    @abstractmethod
+    def send(self, message: OutgoingMessage) -> SentPost:
+        """Post ``message``; return the platform's id and timestamp for it."""
+
+    @abstractmethod
+    def poll(self, cursor: str | None) -> PollResult:
+        """Everything addressed to our personas since ``cursor``, oldest first."""
+
+    def find_post(self, message: OutgoingMessage) -> SentPost | None:
+        """Look for ``message`` among what the persona posted (to settle a send a crash
+        interrupted). ``None`` means the platform says it was never posted."""
+        raise NotImplementedError
+
+    @property
+    def can_find_posts(self) -> bool:
+        """Whether :meth:`find_post` gives an authoritative answer for this channel."""
+        return type(self).find_post is not ChannelAdapter.find_post
+
+    def next_activity(self, cursor: str | None) -> datetime | None:
+        """For adapters that ``knows_future``: when the next thing after ``cursor`` becomes
+        visible to :meth:`poll` (``None``: nothing is coming). Lets a virtual clock skip polls
+        that would find nothing. Live adapters cannot know and are never asked."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for display, with secrets masked."""
+        return {
+            key: "***" if key in self.secret_settings else value
+            for key, value in self.config.settings.items()
+        }
+
+    def close(self) -> None:
+        """Release connections and files."""

@@ -1,0 +1,1 @@
+"""The simulated platform behind the ``simulated`` channel adapter."""

@@ -1,0 +1,111 @@
+"""How a simulated brand reacts to a message, from its scenario ``simulate:`` profile.
+
+Every random draw comes from a generator seeded by the run seed, the probe and the step, and
+the draws are made in a fixed order whatever the outcome, so a brand's reaction to a message
+does not depend on what else happened, in what order, or whether the run was resumed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from harness.hours import Hours
+from harness.scenario.model import Brand
+
+DM_TEXT = ("Hi {name}, we'd like to help. Could you send us a phone number or email address "
+           "so someone from our team can reach you?")
+EMAIL_TEXT = ("Dear {name}, following up on your message to us: we have opened a case and a "
+              "member of our customer care team will be in touch.")
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One thing the brand will send, and when."""
+
+    created_at: datetime
+    kind: str
+    text: str
+    automated: bool = False
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """What the brand sees: a message, with what the simulation knows of its design."""
+
+    probe_id: str
+    step: int
+    mention: str
+    category: str
+    persona_name: str
+    created_at: datetime
+
+
+class BrandBehaviour:
+    """A brand's reply policy, from its ``simulate:`` profile and business hours."""
+
+    def __init__(self, brand: Brand, zone: str, seed: int) -> None:
+        self.brand = brand
+        self.profile = brand.simulate
+        self.seed = seed
+        hours = brand.business_hours
+        days = list(hours.days)
+        if self.profile.weekends == "answer":
+            days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        self.hours = Hours.of(days, hours.open, hours.close, zone)
+        self.working_days = Hours.of(hours.days, hours.open, hours.close, zone)
+
+    def react(self, message: Stimulus) -> list[Reaction]:
+        """Everything the brand will send in response to ``message``."""
+        profile = self.profile
+        rng = random.Random(f"{self.seed}:sim:{message.probe_id}:{message.step}")
+        ack_draw, reply_draw, dm_draw, email_draw = (rng.random() for _ in range(4))
+        delay_draw, dm_delay_draw, email_delay_draw = (rng.gauss(0.0, 1.0) for _ in range(3))
+        text = profile.texts[rng.randrange(len(profile.texts))]
+
+        sent = message.created_at
+        business_day = self.working_days.is_business_day(sent)
+        if not business_day and profile.weekends == "ignore":
+            return []
+        reactions = []
+        if profile.auto_ack and ack_draw < profile.auto_ack.probability:
+            reactions.append(Reaction(_whole(sent + profile.auto_ack.after), profile.auto_ack.kind,
+                                      profile.auto_ack.text, automated=True))
+        if message.step == 0:
+            chance = profile.reply.get(message.mention, 0.0)  # type: ignore[call-overload]
+            chance *= profile.category.get(message.category, 1.0)
+        else:
+            chance = profile.follow_up_reply
+        if reply_draw >= min(chance, 1.0):
+            return reactions
+        delay = self._delay(delay_draw)
+        if profile.off_hours == "queue":
+            replied = self.hours.add(sent, delay)
+        elif not business_day and profile.weekends == "queue":
+            replied = self.working_days.next_open(sent) + delay
+        else:
+            replied = sent + delay
+        replied = _whole(replied)
+        reactions.append(Reaction(replied, "public_reply", text))
+        if message.step == 0 and dm_draw < profile.direct_message:
+            reactions.append(Reaction(
+                _whole(replied + timedelta(minutes=5) * math.exp(dm_delay_draw)),
+                "direct_message", DM_TEXT.format(name=message.persona_name)))
+        if message.step == 0 and email_draw < profile.email:
+            reactions.append(Reaction(
+                _whole(replied + timedelta(hours=2) * math.exp(email_delay_draw)),
+                "email", EMAIL_TEXT.format(name=message.persona_name)))
+        return reactions
+
+    def _delay(self, draw: float) -> timedelta:
+        latency = self.profile.latency
+        delay = latency.median * math.exp(latency.spread * draw)
+        return max(delay, latency.minimum)
+
+
+def _whole(moment: datetime) -> datetime:
+    """Platform timestamps have whole seconds."""
+    return moment.replace(microsecond=0) + (timedelta(seconds=1) if moment.microsecond else
+                                            timedelta(0))

@@ -1,0 +1,125 @@
+"""The `shopper` command line: the one place that wires the parts together.
+
+Only the standard library is imported here; each command imports what it needs when it runs,
+so `shopper --help` stays fast and never loads matplotlib, scipy or tweepy.
+
+Exit codes: 0 ok, 1 ran but something failed, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from harness import __version__
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _lazy(module: str, function: str) -> Command:
+    def command(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), function)(args))
+
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="shopper",
+        description="Mystery-shopper experiments for social customer service: write a "
+        "scenario, check it, plan it, run it (simulated or live), and report on it.",
+        epilog="Start with: shopper race scenarios/great-race-2013.yaml",
+    )
+    parser.add_argument("--version", action="version", version=f"shopper {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = commands.add_parser(
+        "validate", help="check scenario files and list every problem",
+        description="Check scenario files. Every problem is listed as FILE:LINE:COL: field: "
+        "message. Exit status 0 if all are valid, 2 otherwise. Nothing is sent or written.")
+    validate.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
+    validate.set_defaults(handler=_lazy("harness.cli.inspect", "validate"))
+
+    plan = commands.add_parser(
+        "plan", help="show the expanded probes and their balance",
+        description="Expand a scenario into its probes (one planned message each) and show "
+        "them with the balance tables. The same scenario and seed always give the same plan.")
+    plan.add_argument("scenario", metavar="SCENARIO")
+    plan.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                      help="table (default) for people; csv or json as data")
+    plan.add_argument("--seed", type=int, help="override the scenario's seed")
+    plan.set_defaults(handler=_lazy("harness.cli.inspect", "plan"))
+
+    schema = commands.add_parser(
+        "schema", help="print the scenario JSON Schema (for editors)",
+        description="Print the JSON Schema of scenario files, generated from the model. Point "
+        "your editor's YAML language server at it for completion and checking.")
+    schema.set_defaults(handler=_lazy("harness.cli.inspect", "schema"))
+
+    run = commands.add_parser(
+        "run", help="run a scenario (simulated) into a run folder",
+        description="Run a scenario: send each probe when due, poll for replies, record "
+        "everything in DIR/run.sqlite. Rerunning on the same DIR resumes where it stopped and "
+        "never sends a probe twice; on a finished DIR it does nothing.")
+    _run_arguments(run)
+    run.set_defaults(handler=_lazy("harness.cli.running", "run"))
+
+    race = commands.add_parser(
+        "race", help="simulate a scenario and show the results",
+        description="Simulate a scenario (like `run --simulate`) and then show the race "
+        "results. On a finished run folder it only shows the results.")
+    race.add_argument("scenario", metavar="SCENARIO")
+    race.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
+    race.add_argument("--seed", type=int, help="override the scenario's seed")
+    race.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    race.set_defaults(handler=_lazy("harness.cli.running", "race"), simulate=True)
+
+    status = commands.add_parser(
+        "status", help="show how far a run has got",
+        description="Show a run folder's progress: sent, pending, replied, open, next due.")
+    status.add_argument("folder", metavar="DIR")
+    status.set_defaults(handler=_lazy("harness.cli.inspect", "status"))
+
+    export = commands.add_parser(
+        "export", help="write one row per probe (CSV or JSON)",
+        description="Write one record per probe with what was sent and what came back. "
+        "The columns are documented in docs/export.md.")
+    export.add_argument("folder", metavar="DIR")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    export.set_defaults(handler=_lazy("harness.cli.inspect", "export"))
+    return parser
+
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("scenario", metavar="SCENARIO")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--simulate", action="store_true",
+                      help="use simulated channels and a virtual clock (seconds, not weeks)")
+    mode.add_argument("--live", action="store_true",
+                      help="use the scenario's real channel adapters on the system clock")
+    run.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from harness.errors import HarnessError
+
+    try:
+        return int(args.handler(args))
+    except HarnessError as exc:
+        print(f"shopper: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("shopper: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

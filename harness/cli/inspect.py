@@ -1,0 +1,162 @@
+"""Commands that read: `validate`, `plan`, `schema`, `status`, `export`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from harness.cli.output import table, write_csv, write_json
+from harness.errors import RunFolderError, ScenarioError
+from harness.store.folder import RunFolder
+from harness.store.sqlite import Store
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Check each scenario; print every problem; exit 2 if any file has one."""
+    from harness.plan.expand import build_plan
+    from harness.scenario.load import load_scenario
+
+    failed = 0
+    for name in args.scenarios:
+        try:
+            scenario = load_scenario(name)
+        except ScenarioError as exc:
+            failed += 1
+            print(str(exc), file=sys.stderr)
+            count = len(exc.problems)
+            print(f"{name}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+            continue
+        probes = build_plan(scenario)
+        print(f"{name}: ok ({scenario.name}: {len(probes)} probes, {len(scenario.brands)} brands,"
+              f" {len(scenario.personas)} personas, {len(scenario.categories)} categories)")
+    return 2 if failed else 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    """Print the plan as a table with balance tables, or as CSV/JSON data."""
+    from harness.plan.balance import balance_tables
+    from harness.plan.expand import build_plan
+    from harness.plan.probe import PLAN_FIELDS
+    from harness.scenario.load import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.seed is not None:
+        scenario = scenario.model_copy(update={"seed": args.seed})
+    probes = build_plan(scenario)
+    zone = ZoneInfo(scenario.timezone)
+    records = [p.record(zone) for p in probes]
+    out = sys.stdout
+    if args.format == "json":
+        write_json({"scenario": scenario.name, "seed": scenario.seed, "probes": records,
+                    "balance": balance_tables(probes)}, out)
+    elif args.format == "csv":
+        write_csv(records, PLAN_FIELDS, out)
+    else:
+        rows = [(r["probe_id"], r["scheduled_at"], r["persona"], r["brand"], r["channel"],
+                 r["category"], r["mention"], _short(str(r["text"]))) for r in records]
+        out.write(table(("probe", "scheduled_at", "persona", "brand", "channel", "category",
+                         "mention", "text"), rows) + "\n\n")
+        for name, counts in balance_tables(probes).items():
+            out.write(_balance_text(name, counts) + "\n\n")
+        out.write(f"{len(probes)} probes\n")
+    return 0
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _balance_text(name: str, counts: dict[str, dict[str, int]]) -> str:
+    columns = sorted({c for row in counts.values() for c in row})
+    rows = [(brand, *(row.get(c, 0) for c in columns)) for brand, row in counts.items()]
+    return f"Probes per brand and {name}\n" + table(("brand", *columns), rows,
+                                                   "l" + "r" * len(columns))
+
+
+def schema(args: argparse.Namespace) -> int:
+    """Print the scenario JSON Schema."""
+    from harness.scenario.model import Scenario
+
+    document = Scenario.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "shopper scenario"
+    json.dump(document, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+@contextmanager
+def _open_store(folder: str) -> Iterator[Store]:
+    run_folder = RunFolder(Path(folder))
+    if not run_folder.exists():
+        raise RunFolderError(f"{folder}: no run here (expected {run_folder.store_path.name})")
+    store = Store.open(run_folder.store_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def status(args: argparse.Namespace) -> int:
+    """Print how far a run has got."""
+    from harness.analysis.outcomes import from_store
+
+    with _open_store(args.folder) as store:
+        meta = store.meta()
+        results = from_store(store)
+    zone = ZoneInfo(meta["timezone"])
+    states = Counter(o.status for o in results)
+    pending = [o for o in results if o.status in ("planned", "retrying")]
+    next_due = min((o.scheduled_at for o in pending), default=None)
+    sent = sum(o.sent_at is not None for o in results)
+    lines = [
+        f"run:        {meta['name']} (seed {meta['seed']}, {meta.get('scenario_file', '')})",
+        f"state:      {'finished' if 'finished_at' in meta else 'not finished'}",
+        f"planned:    {len(results)}",
+        f"sent:       {sent}",
+        f"pending:    {len(pending)}",
+        f"replied:    {sum(o.responded for o in results)} (brand replies within the window)",
+        f"open:       {states['open']} (awaiting replies)",
+        f"closed:     {states['closed']}",
+        f"failed:     {states['failed']}",
+        f"uncertain:  {states['uncertain'] + states['sending']}",
+        f"next due:   {next_due.astimezone(zone).isoformat() if next_due else '-'}",
+    ]
+    if "clock" in meta:
+        clock = meta["clock"]
+        from datetime import datetime
+
+        lines.append(f"clock:      {datetime.fromisoformat(clock).astimezone(zone).isoformat()}")
+    print("\n".join(lines))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write one record per probe."""
+    from harness.analysis.outcomes import from_store
+
+    with _open_store(args.folder) as store:
+        zone = ZoneInfo(store.meta()["timezone"])
+        records = [o.row(zone) for o in from_store(store)]
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as handle:
+            _write_export(records, args.format, handle)
+    else:
+        _write_export(records, args.format, sys.stdout)
+    return 0
+
+
+def _write_export(records: list[dict[str, object]], fmt: str, out: TextIO) -> None:
+    from harness.analysis.outcomes import EXPORT_FIELDS
+
+    if fmt == "json":
+        write_json(records, out)
+    else:
+        write_csv(records, EXPORT_FIELDS, out)

@@ -1,0 +1,107 @@
+"""Text output: aligned tables, CSV and JSON writers, and progress lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
+from typing import Any, TextIO
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def printable(value: object) -> str:
+    """A value as one line of inert text: control characters shown as escapes."""
+    text = "" if value is None else str(value)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]],
+          align: str | None = None) -> str:
+    """An aligned plain-text table. ``align`` has one 'l' or 'r' per column."""
+    cells = [[printable(c) for c in row] for row in rows]
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    align = align or "l" * len(headers)
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for value, width, side in zip(values, widths, align, strict=True):
+            pad = " " * (width - _width(value))
+            parts.append(pad + value if side == "r" else value + pad)
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(list(headers)), rule, *(line(r) for r in cells)])
+
+
+def write_csv(records: Sequence[dict[str, Any]], fields: Sequence[str], out: TextIO) -> None:
+    """Records as CSV with a header row (booleans as true/false, missing as empty)."""
+    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _csv_value(record.get(k)) for k in fields})
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
+
+
+def write_json(data: object, out: TextIO) -> None:
+    """Pretty, stable JSON (keys in the order given, UTF-8 kept as is)."""
+    json.dump(data, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def to_text(writer: Any, *args: Any) -> str:
+    """Capture what a writer function writes."""
+    buffer = io.StringIO()
+    writer(*args, buffer)
+    return buffer.getvalue()
+
+
+class Progress:
+    """One progress line on stderr: rewritten in place on a terminal, else every few seconds
+    of wall time and at each new virtual day."""
+
+    def __init__(self, zone: tzinfo, planned: int, stream: TextIO = sys.stderr) -> None:
+        self.zone = zone
+        self.planned = planned
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self._last_print = 0.0
+        self._last_day: object = None
+        self._last_line = ""
+
+    def tick(self, now: datetime, stats: Any) -> None:
+        """Called by the runner after each pass."""
+        local = now.astimezone(self.zone)
+        line = (f"{local:%a %Y-%m-%d %H:%M %Z}  sent {stats.sent}/{self.planned}  "
+                f"brand replies {stats.brand_replies}  closed {stats.closed}/{self.planned}")
+        moment = time.monotonic()
+        if self.interactive:
+            if moment - self._last_print >= 0.1:
+                self.stream.write("\r" + line.ljust(len(self._last_line)))
+                self.stream.flush()
+                self._last_print, self._last_line = moment, line
+        elif local.date() != self._last_day and moment - self._last_print >= 2.0:
+            self.stream.write(line + "\n")
+            self._last_print, self._last_day = moment, local.date()
+        self._pending = line
+
+    def done(self) -> None:
+        """Show the final state."""
+        final = getattr(self, "_pending", "")
+        if self.interactive:
+            self.stream.write("\r" + final.ljust(len(self._last_line)) + "\n")
+        elif final:
+            self.stream.write(final + "\n")
+        self.stream.flush()

@@ -1,0 +1,189 @@
+"""`shopper run` and `shopper race`: set up a run folder, channels and clock, then run."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from harness import __version__
+from harness.channels.base import ChannelAdapter, ChannelContext
+from harness.channels.registry import get_adapter
+from harness.clock import Clock, VirtualClock
+from harness.errors import HarnessError, RunFolderError
+from harness.runner.events import RunnerEvents
+from harness.runner.loop import Runner
+from harness.runner.roster import Roster
+from harness.scenario.load import load_scenario
+from harness.scenario.model import Scenario, scenario_hash
+from harness.store.folder import RunFolder
+from harness.store.sqlite import Store
+
+
+class UsageError(HarnessError):
+    """The command was called in a way that cannot work."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a `shopper run` ended."""
+
+    folder: Path
+    finished: bool
+    already_finished: bool
+    sent: int
+    planned: int
+    brand_replies: int
+
+
+def run(args: argparse.Namespace) -> int:
+    """`shopper run SCENARIO (--simulate | --live) [--out DIR] [--seed N]`."""
+    if args.live:
+        raise UsageError("live runs need the live channel adapters, which are not part of this "
+                         "version yet; use --simulate")
+    if not args.simulate:
+        raise UsageError("say how to run: --simulate (virtual clock, simulated brands) or "
+                         "--live (real platforms)")
+    result = _simulate(args)
+    return 0 if result.finished else 1
+
+
+def race(args: argparse.Namespace) -> int:
+    """`shopper race SCENARIO`: simulate, then show the results."""
+    result = _simulate(args)
+    from harness.cli.results import print_race
+
+    print_race(result.folder)
+    return 0 if result.finished else 1
+
+
+def _simulate(args: argparse.Namespace) -> RunResult:
+    scenario = load_scenario(args.scenario)
+    if args.seed is not None:
+        scenario = scenario.model_copy(update={"seed": args.seed})
+    folder = Path(args.out) if args.out else Path("results") / scenario.name
+    source = Path(args.scenario).read_text(encoding="utf-8")
+    result = simulate(scenario, folder, source=source, source_name=str(args.scenario),
+                      quiet=args.quiet)
+    if result.already_finished:
+        print(f"{folder}: this run already finished ({result.sent} probes sent, "
+              f"{result.brand_replies} brand replies); nothing to do", file=sys.stderr)
+    elif result.finished:
+        print(f"{folder}: finished: {result.sent}/{result.planned} probes sent, "
+              f"{result.brand_replies} brand replies", file=sys.stderr)
+    else:
+        print(f"{folder}: stopped; rerun the same command to resume", file=sys.stderr)
+    return result
+
+
+def simulate(scenario: Scenario, folder: Path, *, source: str = "", source_name: str = "",
+             quiet: bool = True) -> RunResult:
+    """Run ``scenario`` in ``folder`` on simulated channels and a virtual clock."""
+    with RunFolder(folder) as run_folder:
+        store = open_run(run_folder, scenario, source, source_name, durable=False)
+        try:
+            meta = store.meta()
+            probes_start = store.probes()[0].scheduled_at
+            clock = VirtualClock(datetime.fromisoformat(meta["clock"]) if "clock" in meta
+                                 else probes_start)
+            if "finished_at" in meta:
+                return _result(store, folder, finished=True, already=True)
+            channels = build_channels(scenario, clock, folder, simulate=True)
+            try:
+                finished = _drive(store, scenario, channels, clock, quiet)
+            finally:
+                for adapter in channels.values():
+                    adapter.close()
+            return _result(store, folder, finished=finished, already=False)
+        finally:
+            store.close()
+
+
+def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: str, *,
+             durable: bool) -> Store:
+    """Open the folder's store if it holds this scenario, or create it with the plan."""
+    fingerprint = scenario_hash(scenario)
+    if folder.exists():
+        store = Store.open(folder.store_path, durable=durable)
+        meta = store.meta()
+        if meta.get("scenario_hash") != fingerprint:
+            store.close()
+            raise RunFolderError(
+                f"{folder.path} holds a run of scenario {meta.get('name', '?')!r} "
+                f"(from {meta.get('scenario_file', '?')}, seed {meta.get('seed', '?')}) that "
+                "differs from this one; choose another --out, or delete the folder to start over")
+        return store
+    from harness.plan.expand import build_plan
+
+    probes = build_plan(scenario)
+    meta = {
+        "name": scenario.name,
+        "title": scenario.title,
+        "timezone": scenario.timezone,
+        "seed": str(scenario.seed),
+        "scenario_hash": fingerprint,
+        "scenario_file": source_name,
+        "scenario_yaml": source,
+        "scenario_json": scenario.model_dump_json(),
+        "observation_window_s": str(int(scenario.schedule.observation_window.total_seconds())),
+        "created_at": datetime.now(UTC).isoformat(),
+        "harness_version": __version__,
+    }
+    staging = folder.path / (folder.store_path.name + ".new")
+    for leftover in folder.path.glob(staging.name + "*"):
+        leftover.unlink()
+    Store.create(staging, meta=meta, probes=probes, durable=durable).close()
+    staging.replace(folder.store_path)  # appears whole or not at all
+    return Store.open(folder.store_path, durable=durable)
+
+
+def build_channels(scenario: Scenario, clock: Clock, folder: Path, *,
+                   simulate: bool) -> dict[str, ChannelAdapter]:
+    """One adapter per scenario channel (all simulated when ``simulate``)."""
+    context = ChannelContext(clock=clock, state_dir=folder, seed=scenario.seed,
+                             personas=scenario.personas, brands=scenario.brands,
+                             timezone=scenario.timezone)
+    channels = {}
+    for channel in scenario.channels:
+        adapter = get_adapter("simulated" if simulate else channel.adapter)
+        channels[channel.id] = adapter(channel, context)
+    return channels
+
+
+def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter], clock: Clock,
+           quiet: bool) -> bool:
+    from harness.cli.output import Progress
+
+    events = RunnerEvents()
+    runner = Runner(store, channels, clock, Roster.from_scenario(scenario),
+                    window=scenario.schedule.observation_window,
+                    poll_every={c.id: c.poll_every for c in scenario.channels}, events=events)
+    progress = None
+    if not quiet:
+        progress = Progress(ZoneInfo(scenario.timezone), len(runner.probes))
+        events.tick.add_listener(progress.tick)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        runner.stop_requested = True
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        finished = runner.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if progress:
+            progress.done()
+    if finished:
+        store.set_meta("finished_at", clock.now().isoformat(), clock.now())
+    return finished
+
+
+def _result(store: Store, folder: Path, *, finished: bool, already: bool) -> RunResult:
+    counts = store.counts()
+    return RunResult(folder, finished, already, counts["sent"], counts["planned"],
+                     counts["brand_replies"])

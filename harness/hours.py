@@ -1,0 +1,76 @@
+"""Business hours in a brand's own time zone: is it open, and when is a piece of work done."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from harness.scenario.types import WEEKDAYS
+
+
+def local_moment(day: date, clock_time: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time; times skipped by a DST change move forward."""
+    if clock_time == time.max:
+        return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    naive = datetime.combine(day, clock_time)
+    aware = naive.replace(tzinfo=zone)
+    moment = aware.astimezone(UTC)
+    if moment.astimezone(zone).replace(tzinfo=None) != naive:  # in a spring-forward gap
+        moment = aware.replace(fold=1).astimezone(UTC)
+    return moment
+
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Opening hours on given weekdays, in a time zone."""
+
+    days: frozenset[int]
+    open: time
+    close: time
+    zone: ZoneInfo
+
+    @classmethod
+    def of(cls, days: Iterable[str], open_: time, close: time, zone: str) -> Hours:
+        """Build from weekday names (``"mon"``...) and a zone name."""
+        return cls(frozenset(WEEKDAYS.index(d) for d in days), open_, close, ZoneInfo(zone))
+
+    def _interval(self, day: date) -> tuple[datetime, datetime]:
+        return local_moment(day, self.open, self.zone), local_moment(day, self.close, self.zone)
+
+    def is_business_day(self, moment: datetime) -> bool:
+        """Whether the local date of ``moment`` is a working day."""
+        return moment.astimezone(self.zone).weekday() in self.days
+
+    def is_open(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls inside opening hours."""
+        if not self.is_business_day(moment):
+            return False
+        start, end = self._interval(moment.astimezone(self.zone).date())
+        return start <= moment < end
+
+    def next_open(self, moment: datetime) -> datetime:
+        """``moment`` if open, else the next opening time."""
+        day = moment.astimezone(self.zone).date()
+        for offset in range(8):
+            current = day + timedelta(days=offset)
+            if current.weekday() not in self.days:
+                continue
+            start, end = self._interval(current)
+            if moment < end:
+                return max(moment, start).astimezone(UTC)
+        raise ValueError("business hours have no working day")
+
+    def add(self, moment: datetime, work: timedelta) -> datetime:
+        """When ``work`` counted only in opening hours, started at ``moment``, is done."""
+        remaining = work
+        current = self.next_open(moment)
+        for _ in range(10_000):
+            _, end = self._interval(current.astimezone(self.zone).date())
+            if current + remaining <= end:
+                return current + remaining
+            remaining -= end - current
+            current = self.next_open(end)
+        raise ValueError("work too long for these business hours")

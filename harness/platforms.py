@@ -1,0 +1,51 @@
+"""Facts about the platforms messages go to: how long a message may be and how it is counted."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_URL = re.compile(r"https?://\S+")
+
+
+def x_length(text: str) -> int:
+    """Length as X counts it: URLs count 23, most non-Latin characters count 2."""
+    text = unicodedata.normalize("NFC", text)
+    length = 0
+    for match_or_text in _URL.split(text):
+        for char in match_or_text:
+            code = ord(char)
+            light = (
+                code <= 0x10FF
+                or 0x2000 <= code <= 0x200D
+                or 0x2010 <= code <= 0x201F
+                or 0x2032 <= code <= 0x2037
+            )
+            length += 1 if light else 2
+    return length + 23 * len(_URL.findall(text))
+
+
+def plain_length(text: str) -> int:
+    """Length in Unicode code points."""
+    return len(text)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform's limits, as far as composing a message is concerned."""
+
+    name: str
+    max_length: int | None
+    length: Callable[[str], int] = plain_length
+    mention_prefix: str = "@"
+
+
+PLATFORMS: dict[str, Platform] = {
+    "x": Platform("x", 280, x_length),
+    "mastodon": Platform("mastodon", 500),
+    "bluesky": Platform("bluesky", 300),
+    "email": Platform("email", None, mention_prefix=""),
+    "other": Platform("other", None),
+}

@@ -1,0 +1,45 @@
+"""Event hooks: the runner announces what happens; listeners (progress output, logs) react.
+
+The runner does not know who listens, and a listener cannot change what the runner does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Listener = Callable[..., None]
+
+
+class EventHook:
+    """A list of listeners called in order with the same keyword arguments."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(**kwargs)`` every time the event fires."""
+        self._listeners.append(listener)
+
+    def fire(self, **kwargs: Any) -> None:
+        """Call every listener."""
+        for listener in self._listeners:
+            listener(**kwargs)
+
+
+class RunnerEvents:
+    """The events a runner fires.
+
+    - ``sent(probe_id, step, sent_at)``
+    - ``send_failed(probe_id, step, error, retry_at)``
+    - ``reply(reply)`` with a :class:`~harness.store.records.ReplyRecord`
+    - ``closed(probe_ids, at)``
+    - ``tick(now)`` after each pass of the loop
+    """
+
+    def __init__(self) -> None:
+        self.sent = EventHook()
+        self.send_failed = EventHook()
+        self.reply = EventHook()
+        self.closed = EventHook()
+        self.tick = EventHook()

@@ -1,0 +1,443 @@
+"""The runner: one clock-driven loop for live and simulated races.
+
+Each pass: send what is due (first messages, follow-ups, retries), poll the channels that are
+due, close probes whose observation window has ended, then sleep until the next thing is due.
+With a virtual clock "sleeping" jumps straight there.
+
+Crash safety: a send is committed as *intended* before the platform is called and as *sent*
+(with the platform's id and timestamp) after. On start, intents without an outcome are settled
+against the platform where it can say (``find_post``) and otherwise marked *uncertain*; they are
+never blindly sent again. Replies are committed with the cursor that produced them, in one
+transaction. All of the runner's state is rebuilt from the store, so a rerun resumes exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from harness.channels.base import ChannelAdapter, IncomingReply, OutgoingMessage
+from harness.clock import Clock
+from harness.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    ChannelError,
+    NotConfigured,
+    RateLimited,
+    TransientError,
+)
+from harness.plan.probe import Probe
+from harness.runner.events import RunnerEvents
+from harness.runner.matching import MatchIndex
+from harness.runner.roster import Roster
+from harness.store.records import ReplyRecord, SendRecord
+from harness.store.sqlite import Store
+
+MAX_ATTEMPTS = 6
+FIRST_BACKOFF = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=1)
+DONE_STATES = ("sent", "uncertain")
+
+
+def backoff(attempt: int) -> timedelta:
+    """How long to wait after the ``attempt``-th failure (1, 2, 4... minutes, at most 1 h)."""
+    return min(FIRST_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
+
+
+@dataclass
+class RunStats:
+    """Counters for progress output."""
+
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    replies: int = 0
+    brand_replies: int = 0
+    closed: int = 0
+
+
+@dataclass
+class _ChannelState:
+    cursor: str | None = None
+    polled_at: datetime | None = None
+    blocked_until: datetime | None = None
+    failures: int = 0
+    waiting: set[str] = field(default_factory=set)  # open probes on this channel
+
+
+class Runner:
+    """Sends the plan's probes through channels, on a clock, recording everything in a store."""
+
+    def __init__(self, store: Store, channels: Mapping[str, ChannelAdapter], clock: Clock,
+                 roster: Roster, *, window: timedelta, poll_every: Mapping[str, timedelta],
+                 events: RunnerEvents | None = None) -> None:
+        self.store = store
+        self.channels = channels
+        self.clock = clock
+        self.roster = roster
+        self.window = window
+        self.poll_every = poll_every
+        self.events = events or RunnerEvents()
+        self.stop_requested = False
+        self.probes = store.probes()
+        self.by_id = {p.probe_id: p for p in self.probes}
+        self.stats = RunStats(planned=len(self.probes))
+        self._load()
+
+    # -- state, rebuilt from the store ---------------------------------------------------------
+
+    def _load(self) -> None:
+        self.attempts: dict[tuple[str, int], SendRecord] = {}
+        self.index = MatchIndex()
+        self.window_end: dict[str, datetime] = {}
+        self.closed = self.store.closed()
+        self.retries: dict[tuple[str, int], tuple[datetime, str | None]] = {}
+        self.follow_ups: dict[tuple[str, int], tuple[datetime, str]] = {}
+        self.chan = {name: _ChannelState() for name in self.channels}
+        for name, (cursor, polled_at) in self.store.cursors().items():
+            if name in self.chan:
+                self.chan[name].cursor, self.chan[name].polled_at = cursor, polled_at
+        for record in self.store.sends():
+            self.attempts[(record.probe_id, record.step)] = record
+        for record in list(self.attempts.values()):
+            self._absorb_attempt(record)
+        self._open_heap = [(end, pid) for pid, end in self.window_end.items()
+                           if pid not in self.closed]
+        heapq.heapify(self._open_heap)
+        for pid in self.window_end:
+            if pid not in self.closed:
+                self.chan[self.by_id[pid].channel].waiting.add(pid)
+        for reply in self.store.replies():  # oldest first, as they were first seen
+            self.stats.replies += 1
+            if reply.probe_id is not None and reply.step is not None:
+                self.index.posts.setdefault(reply.platform_id, (reply.probe_id, reply.step))
+                if _counts(reply):
+                    self.stats.brand_replies += 1
+                    self._maybe_follow_up(reply)
+        self.stats.closed = len(self.closed)
+        self._next = 0  # first probe that might not have been attempted yet
+
+    def _absorb_attempt(self, record: SendRecord) -> None:
+        probe = self.by_id[record.probe_id]
+        key = (record.probe_id, record.step)
+        if record.state == "sent" and record.sent_at is not None and record.platform_id:
+            self.index.add_post(record.platform_id, probe.probe_id, record.step, record.sent_at,
+                                probe.channel, probe.persona, probe.brand)
+            if record.step == 0:
+                self.window_end[probe.probe_id] = record.sent_at + self.window
+                self.stats.sent += 1
+            self.retries.pop(key, None)
+        elif record.state == "uncertain":
+            self.stats.uncertain += record.step == 0
+        elif record.state in ("failed", "not_sent"):
+            if record.retry_at is not None:
+                self.retries[key] = (record.retry_at, record.in_reply_to)
+            elif record.step == 0:
+                self.stats.failed += 1
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> bool:
+        """Run until every probe is settled and closed (True), or a stop is requested."""
+        self._reconcile()
+        while not self.stop_requested:
+            now = self.clock.now()
+            self._send_due(now)
+            self._poll_due(now)
+            self._close_due(now)
+            self.events.tick.fire(now=now, stats=self.stats)
+            upcoming = self._next_event(now)
+            if upcoming is None:
+                return True
+            self.clock.sleep_until(upcoming)
+        return False
+
+    def finished(self) -> bool:
+        """Whether nothing is left to send, poll or close."""
+        return self._next_event(self.clock.now()) is None
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        """Settle sends a crash left as 'intended' (never resend them blindly)."""
+        pending = [r for r in self.attempts.values() if r.state == "intended"]
+        if not pending:
+            return
+        now = self.clock.now()
+        settled = []
+        for record in pending:
+            probe = self.by_id[record.probe_id]
+            adapter = self.channels[probe.channel]
+            outcome = SendRecord(**{**record.__dict__, "state": "uncertain",
+                                    "error": "interrupted; the platform cannot say if it posted"})
+            if adapter.can_find_posts:
+                try:
+                    post = adapter.find_post(self._message(probe, record.step, record.text,
+                                                           record.in_reply_to))
+                except ChannelError as exc:
+                    post, outcome = None, SendRecord(**{**outcome.__dict__,
+                                                        "error": f"interrupted; lookup: {exc}"})
+                else:
+                    if post is None:
+                        outcome = SendRecord(**{**record.__dict__, "state": "not_sent",
+                                                "error": "interrupted before posting",
+                                                "retry_at": now})
+                    else:
+                        outcome = SendRecord(**{**record.__dict__, "state": "sent",
+                                                "sent_at": post.created_at,
+                                                "platform_id": post.platform_id, "error": None})
+            settled.append(outcome)
+        self.store.record_outcomes(settled, now)
+        for outcome in settled:
+            self._record_outcome(outcome)
+
+    def _due(self, now: datetime) -> list[tuple[Probe, int, str | None, str]]:
+        due: list[tuple[Probe, int, str | None, str]] = []
+        while self._next < len(self.probes) and self.probes[self._next].scheduled_at <= now:
+            probe = self.probes[self._next]
+            if (probe.probe_id, 0) not in self.attempts:
+                due.append((probe, 0, None, probe.text))
+            self._next += 1
+        for (pid, step), (at, in_reply_to) in sorted(self.retries.items(), key=_by_time):
+            probe = self.by_id[pid]
+            if at <= now and self._channel_free(probe.channel, now):
+                text = probe.text if step == 0 else probe.follow_ups[step - 1].text
+                due.append((probe, step, in_reply_to, text))
+        for (pid, step), (at, in_reply_to) in sorted(self.follow_ups.items(), key=_by_time):
+            probe = self.by_id[pid]
+            if pid in self.closed or self.window_end[pid] <= at:
+                del self.follow_ups[(pid, step)]  # the window ended first: no follow-up
+            elif at <= now and self._channel_free(probe.channel, now):
+                del self.follow_ups[(pid, step)]
+                due.append((probe, step, in_reply_to, probe.follow_ups[step - 1].text))
+        return due
+
+    def _channel_free(self, channel: str, now: datetime) -> bool:
+        until = self.chan[channel].blocked_until
+        return until is None or until <= now
+
+    def _send_due(self, now: datetime) -> None:
+        due = self._due(now)
+        if not due:
+            return
+        intents = []
+        for probe, step, in_reply_to, text in due:
+            previous = self.attempts.get((probe.probe_id, step))
+            attempt = previous.attempt + 1 if previous else 1
+            intents.append(SendRecord(probe.probe_id, step, attempt, "intended", now, None, None,
+                                      in_reply_to, text))
+        self.store.record_intents(intents, now)
+        for record in intents:
+            self.attempts[(record.probe_id, record.step)] = record
+            self.retries.pop((record.probe_id, record.step), None)
+        outcomes = [self._send_one(record, now) for record in intents]
+        self.store.record_outcomes(outcomes, now)
+        for outcome in outcomes:
+            self._record_outcome(outcome)
+
+    def _send_one(self, record: SendRecord, now: datetime) -> SendRecord:
+        probe = self.by_id[record.probe_id]
+        adapter = self.channels[probe.channel]
+        state = self.chan[probe.channel]
+
+        def failed(error: str, retry_at: datetime | None, state_: str = "failed") -> SendRecord:
+            return SendRecord(**{**record.__dict__, "state": state_, "error": error,
+                                 "retry_at": retry_at})
+
+        if not self._channel_free(probe.channel, now):  # rate-limited earlier in this batch
+            return failed("not attempted: channel rate-limited", state.blocked_until, "not_sent")
+        message = self._message(probe, record.step, record.text, record.in_reply_to)
+        try:
+            if record.attempt > 1 and adapter.can_find_posts:
+                post = adapter.find_post(message)  # did a failed attempt post after all?
+                if post is not None:
+                    return SendRecord(**{**record.__dict__, "state": "sent",
+                                         "sent_at": post.created_at,
+                                         "platform_id": post.platform_id})
+            post = adapter.send(message)
+        except RateLimited as exc:
+            state.blocked_until = exc.reset_at or now + backoff(record.attempt)
+            return failed(f"rate limited: {exc}", state.blocked_until)
+        except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:
+            return failed(f"{type(exc).__name__}: {exc}", None)
+        except TransientError as exc:
+            return failed(f"transient: {exc}", self._retry_at(record, now))
+        except Exception as exc:  # an adapter bug must not stop the race: retry, then give up
+            return failed(f"unexpected {type(exc).__name__}: {exc}", self._retry_at(record, now))
+        return SendRecord(**{**record.__dict__, "state": "sent", "sent_at": post.created_at,
+                             "platform_id": post.platform_id})
+
+    def _retry_at(self, record: SendRecord, now: datetime) -> datetime | None:
+        return now + backoff(record.attempt) if record.attempt < MAX_ATTEMPTS else None
+
+    def _record_outcome(self, outcome: SendRecord) -> None:
+        key = (outcome.probe_id, outcome.step)
+        self.attempts[key] = outcome
+        self._absorb_attempt(outcome)
+        probe = self.by_id[outcome.probe_id]
+        if outcome.state == "sent" and outcome.step == 0:
+            heapq.heappush(self._open_heap, (self.window_end[probe.probe_id], probe.probe_id))
+            self.chan[probe.channel].waiting.add(probe.probe_id)
+        if outcome.state == "sent":
+            self.events.sent.fire(probe_id=outcome.probe_id, step=outcome.step,
+                                  sent_at=outcome.sent_at)
+        elif outcome.state in ("failed", "not_sent", "uncertain"):
+            self.events.send_failed.fire(probe_id=outcome.probe_id, step=outcome.step,
+                                         error=outcome.error, retry_at=outcome.retry_at)
+
+    def _message(self, probe: Probe, step: int, text: str,
+                 in_reply_to: str | None) -> OutgoingMessage:
+        return OutgoingMessage(
+            probe_id=probe.probe_id, step=step, persona_id=probe.persona,
+            persona_account=self.roster.persona_accounts.get((probe.channel, probe.persona), ""),
+            brand_id=probe.brand,
+            brand_handles=self.roster.brand_handles.get((probe.channel, probe.brand), ()),
+            mention=probe.mention, category=probe.category, text=text, in_reply_to=in_reply_to)
+
+    # -- polling ----------------------------------------------------------------------------
+
+    def _poll_at(self, name: str) -> datetime | None:
+        """When channel ``name`` should next be polled, or None if there is no need."""
+        adapter, state = self.channels[name], self.chan[name]
+        interval = self.poll_every[name]
+        if state.blocked_until is not None and not state.waiting:
+            return None
+        if adapter.knows_future:
+            activity = adapter.next_activity(state.cursor)
+            if activity is None:
+                return None
+            if state.polled_at is None:
+                return activity
+            steps = max(1, math.ceil((activity - state.polled_at) / interval))
+            return state.polled_at + steps * interval
+        if not state.waiting and not any(self.by_id[p].channel == name for p, _ in
+                                         self.follow_ups):
+            return None
+        moment = state.polled_at + interval if state.polled_at else self.clock.now()
+        if state.blocked_until is not None:
+            moment = max(moment, state.blocked_until)
+        return moment
+
+    def _poll_due(self, now: datetime) -> None:
+        for name in self.channels:
+            when = self._poll_at(name)
+            if when is not None and when <= now:
+                self._poll(name, now)
+
+    def _poll(self, name: str, now: datetime) -> None:
+        adapter, state = self.channels[name], self.chan[name]
+        try:
+            result = adapter.poll(state.cursor)
+        except RateLimited as exc:
+            state.blocked_until = exc.reset_at or now + backoff(state.failures + 1)
+            state.failures += 1
+            state.polled_at = now
+            return
+        except ChannelError:
+            state.failures += 1
+            state.polled_at = now
+            return
+        records = [self._reply_record(name, reply, now) for reply in result.replies]
+        self.store.record_poll(name, records, result.cursor, now)
+        state.cursor, state.polled_at, state.failures = result.cursor, now, 0
+        for record in records:
+            self.stats.replies += 1
+            if _counts(record) and record.probe_id is not None:
+                self.stats.brand_replies += 1
+                self._maybe_follow_up(record)
+            self.events.reply.fire(reply=record)
+
+    def _reply_record(self, channel: str, reply: IncomingReply, now: datetime) -> ReplyRecord:
+        match = self.index.match(channel, reply, self.roster)
+        return ReplyRecord(
+            channel=channel, platform_id=reply.platform_id, probe_id=match.probe_id,
+            step=match.step, matched_by=match.matched_by, author=reply.author,
+            from_brand=match.from_brand, kind=reply.kind, automated=reply.automated,
+            text=reply.text, created_at=reply.created_at, received_at=now,
+            in_reply_to=reply.in_reply_to,
+            raw=json.dumps(dict(reply.raw), ensure_ascii=False, default=str))
+
+    def _maybe_follow_up(self, reply: ReplyRecord) -> None:
+        """After the brand's first public answer to a step, schedule the next step, if any."""
+        if reply.kind != "public_reply" or reply.probe_id is None or reply.step is None:
+            return
+        probe_id, step = reply.probe_id, reply.step
+        probe = self.by_id[probe_id]
+        following = (probe_id, step + 1)
+        if (step >= len(probe.follow_ups) or following in self.attempts
+                or following in self.follow_ups or probe_id in self.closed):
+            return
+        delay = timedelta(seconds=probe.follow_ups[step].delay_s)
+        self.follow_ups[following] = (reply.created_at + delay, reply.platform_id)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _close_due(self, now: datetime) -> None:
+        closing = []
+        while self._open_heap and self._open_heap[0][0] <= now:
+            end, pid = self._open_heap[0]
+            if pid in self.closed:
+                heapq.heappop(self._open_heap)
+                continue
+            if not self._seen_until(self.by_id[pid].channel, end):
+                break  # wait for a poll that covers the end of the window
+            heapq.heappop(self._open_heap)
+            closing.append(pid)
+        if closing:
+            self.store.close_probes(closing, now)
+            for pid in closing:
+                self.closed[pid] = now
+                self.chan[self.by_id[pid].channel].waiting.discard(pid)
+            self.stats.closed += len(closing)
+            self.events.closed.fire(probe_ids=closing, at=now)
+
+    def _seen_until(self, name: str, moment: datetime) -> bool:
+        """Whether every reply created up to ``moment`` on this channel has been polled."""
+        adapter, state = self.channels[name], self.chan[name]
+        if state.polled_at is not None and state.polled_at >= moment:
+            return True
+        if adapter.knows_future:
+            activity = adapter.next_activity(state.cursor)
+            return activity is None or activity > moment
+        return False
+
+    # -- what next --------------------------------------------------------------------------
+
+    def _next_event(self, now: datetime) -> datetime | None:
+        candidates = []
+        position = self._next
+        while position < len(self.probes):
+            probe = self.probes[position]
+            if (probe.probe_id, 0) not in self.attempts:
+                candidates.append(probe.scheduled_at)
+                break
+            position += 1
+        for (pid, _), (at, _) in self.retries.items():
+            candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
+        candidates.extend(at for at, _ in self.follow_ups.values())
+        for name in self.channels:
+            when = self._poll_at(name)
+            if when is not None:
+                candidates.append(when)
+        while self._open_heap and self._open_heap[0][1] in self.closed:
+            heapq.heappop(self._open_heap)
+        if self._open_heap and self._open_heap[0][0] > now:
+            candidates.append(self._open_heap[0][0])  # a window ends; (else a poll is awaited)
+        if not candidates:
+            return None
+        return max(min(candidates), now) if self.clock.is_virtual else min(candidates)
+
+
+def _counts(reply: ReplyRecord) -> bool:
+    """Whether a reply is the brand's own (not a bystander's, not an auto-acknowledgement)."""
+    return reply.from_brand and not reply.automated
+
+
+def _by_time(item: tuple[tuple[str, int], tuple[datetime, str | None]]) -> tuple[datetime, str]:
+    (pid, step), (at, _) = item
+    return at, f"{pid}:{step}"

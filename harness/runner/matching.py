@@ -1,0 +1,68 @@
+"""Match an incoming reply to the probe it answers.
+
+In order of trust: the platform says which post it replies to (``in_reply_to``), or which
+conversation it belongs to; failing both (a direct message, an email without references), the
+most recent probe sent by that persona to that brand on that channel before the reply.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from harness.channels.base import IncomingReply
+from harness.runner.roster import Roster
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which probe and step a reply answers, how we know, and whether the brand sent it."""
+
+    probe_id: str | None
+    step: int | None
+    matched_by: str
+    from_brand: bool
+
+
+@dataclass
+class MatchIndex:
+    """What is needed to match replies: our posts by platform id, and sends per pair."""
+
+    posts: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """platform id -> (probe id, step), for our posts and for replies already matched."""
+    recent: dict[tuple[str, str, str], list[tuple[datetime, str, int]]] = field(
+        default_factory=dict)
+    """(channel, persona, brand) -> sorted (sent_at, probe id, step)."""
+    probe_brand: dict[str, str] = field(default_factory=dict)
+
+    def add_post(self, platform_id: str, probe_id: str, step: int, sent_at: datetime,
+                 channel: str, persona: str, brand: str) -> None:
+        """Remember one of our posts."""
+        self.posts[platform_id] = (probe_id, step)
+        self.probe_brand[probe_id] = brand
+        bisect.insort(self.recent.setdefault((channel, persona, brand), []),
+                      (sent_at, probe_id, step))
+
+    def match(self, channel: str, reply: IncomingReply, roster: Roster) -> Match:
+        """Find the probe ``reply`` answers."""
+        author_brand = roster.brand_of(channel, reply.author)
+        found: tuple[str, int] | None = None
+        how = "none"
+        for reference, name in ((reply.in_reply_to, "in_reply_to"),
+                                (reply.conversation_id, "conversation")):
+            if reference and reference in self.posts:
+                found, how = self.posts[reference], name
+                break
+        if found is None and author_brand is not None:
+            persona = roster.persona_of(channel, reply.to_account)
+            sends = self.recent.get((channel, persona or "", author_brand), [])
+            position = bisect.bisect_right(sends, (reply.created_at, "\uffff", 1 << 30))
+            if position:
+                _, probe_id, step = sends[position - 1]
+                found, how = (probe_id, step), "recent_probe"
+        if found is None:
+            return Match(None, None, "none", author_brand is not None)
+        probe_id, step = found
+        self.posts.setdefault(reply.platform_id, found)
+        return Match(probe_id, step, how, author_brand == self.probe_brand.get(probe_id))

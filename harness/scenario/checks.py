@@ -1,0 +1,248 @@
+"""Checks across a scenario's sections, each problem pinned to its place in the file.
+
+The model has already checked every field on its own; here we check what needs several
+fields at once: references between sections, duplicate ids, the calendar, secrets, and that
+every template renders, within the channel's length limit, for every persona, brand and
+mention mode it will meet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from harness.errors import HarnessError, Problem
+from harness.platforms import PLATFORMS
+from harness.scenario import templates
+from harness.scenario.model import Channel, Scenario
+from harness.scenario.yamlsafe import Located, Path_
+
+_SECRET_NAME = re.compile(r"(token|secret|password|passwd|api_?key|credential|bearer)", re.I)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_RENDER_PROBLEMS = 20
+
+
+def check(scenario: Scenario, located: Located) -> tuple[Scenario, list[Problem]]:
+    """Resolve channel platforms and return the scenario with every problem found."""
+    problems: list[Problem] = []
+
+    def report(path: Path_, message: str, *, key: bool = False) -> None:
+        problems.append(located.problem(path, message, key=key))
+
+    _duplicates(scenario, report)
+    scenario = _resolve_channels(scenario, report)
+    _references(scenario, report)
+    _calendar(scenario, report)
+    _design(scenario, report)
+    _secrets(scenario, report)
+    if not problems:  # templates only make sense once references hold
+        _templates(scenario, report)
+    return scenario, problems
+
+
+Report = Any  # Callable[[Path_, str], None] with an optional `key` keyword
+
+
+def _duplicates(scenario: Scenario, report: Report) -> None:
+    for section in ("personas", "brands", "categories", "channels"):
+        items: Sequence[Any] = getattr(scenario, section)
+        counts = Counter(item.id for item in items)
+        first: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if counts[item.id] > 1:
+                if item.id in first:
+                    report((section, index, "id"),
+                           f"duplicate id {item.id!r} (first used in {section}[{first[item.id]}])")
+                else:
+                    first[item.id] = index
+
+
+def _resolve_channels(scenario: Scenario, report: Report) -> Scenario:
+    from harness.channels.registry import get_adapter  # imported late: adapters are plug-ins
+
+    channels = []
+    for index, channel in enumerate(scenario.channels):
+        try:
+            adapter = get_adapter(channel.adapter)
+        except HarnessError as exc:
+            report(("channels", index, "adapter"), str(exc))
+            channels.append(channel)
+            continue
+        if channel.platform is None:
+            channel = channel.model_copy(update={"platform": adapter.platform})
+        for key in sorted(adapter.secret_settings & set(channel.settings)):
+            if not _is_env_ref(channel.settings[key]):
+                report(("channels", index, "settings", key),
+                       "secrets must be written as {env: VARIABLE_NAME}, never inline")
+        channels.append(channel)
+    return scenario.model_copy(update={"channels": channels})
+
+
+def _is_env_ref(value: Any) -> bool:
+    return (isinstance(value, dict) and set(value) == {"env"}
+            and isinstance(value["env"], str) and bool(_ENV_NAME.match(value["env"])))
+
+
+def _secrets(scenario: Scenario, report: Report) -> None:
+    for index, channel in enumerate(scenario.channels):
+        for path, value in _walk_settings(channel.settings, ("channels", index, "settings")):
+            name = str(path[-1])
+            if isinstance(value, dict) and "env" in value:
+                if not _is_env_ref(value):
+                    report(path, "an environment reference is {env: VARIABLE_NAME} and nothing "
+                                 "else")
+            elif isinstance(value, str) and _SECRET_NAME.search(name) and value:
+                report(path, f"{name!r} looks like a secret: write it as {{env: VARIABLE_NAME}} "
+                             "and set the variable, never inline")
+
+
+def _walk_settings(value: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*path, key), item
+            if not (isinstance(item, dict) and "env" in item):
+                yield from _walk_settings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk_settings(item, (*path, index))
+
+
+def _references(scenario: Scenario, report: Report) -> None:
+    persona_ids = {p.id for p in scenario.personas}
+    brand_ids = {b.id for b in scenario.brands}
+    category_ids = {c.id for c in scenario.categories}
+    channel_ids = {c.id for c in scenario.channels}
+
+    def known(path: Path_, value: str, ids: set[str], what: str, *, key: bool = False) -> bool:
+        if value in ids:
+            return True
+        import difflib
+
+        hint = difflib.get_close_matches(value, sorted(ids), n=1, cutoff=0.6)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+        report(path, f"undefined {what} {value!r}{extra}", key=key)
+        return False
+
+    for index, persona in enumerate(scenario.personas):
+        for channel_id in persona.accounts:
+            known(("personas", index, "accounts", channel_id), channel_id, channel_ids,
+                  "channel", key=True)
+    for index, brand in enumerate(scenario.brands):
+        for channel_id, handles in brand.handles.items():
+            if known(("brands", index, "handles", channel_id), channel_id, channel_ids,
+                     "channel", key=True) and not handles:
+                report(("brands", index, "handles", channel_id), "give at least one handle")
+        for category_id in brand.simulate.category:
+            known(("brands", index, "simulate", "category", category_id), category_id,
+                  category_ids, "category", key=True)
+    for index, channel in enumerate(scenario.channels):
+        for field, ids, what in (("personas", persona_ids, "persona"),
+                                 ("brands", brand_ids, "brand")):
+            chosen = getattr(channel, field)
+            if chosen != "all":
+                for position, item in enumerate(chosen):
+                    known(("channels", index, field, position), item, ids, what)
+    seen: dict[str, int] = {}
+    for index, matchup in enumerate(scenario.matchups or []):
+        if len(matchup) < 2:
+            report(("matchups", index), "a matchup needs at least two brands")
+        for position, brand_id in enumerate(matchup):
+            if known(("matchups", index, position), brand_id, brand_ids, "brand"):
+                if brand_id in seen:
+                    report(("matchups", index, position),
+                           f"brand {brand_id!r} is already in matchups[{seen[brand_id]}]")
+                seen[brand_id] = index
+    # Every brand needs a channel that reaches it and a persona who can use that channel.
+    for index, brand in enumerate(scenario.brands):
+        channels = channels_for_brand(scenario, brand.id)
+        if not channels:
+            report(("brands", index, "id"), f"no channel serves brand {brand.id!r}")
+        for channel in channels:
+            if not personas_for_channel(scenario, channel):
+                report(("channels", scenario.channels.index(channel), "personas"),
+                       f"no persona has an account on channel {channel.id!r}")
+
+
+def channels_for_brand(scenario: Scenario, brand_id: str) -> list[Channel]:
+    """The channels whose ``brands`` include this brand, in scenario order."""
+    return [c for c in scenario.channels if c.brands == "all" or brand_id in c.brands]
+
+
+def personas_for_channel(scenario: Scenario, channel: Channel) -> list[str]:
+    """Ids of personas listed for the channel that have an account on it."""
+    return [p.id for p in scenario.personas
+            if (channel.personas == "all" or p.id in channel.personas)
+            and p.accounts.get(channel.id)]
+
+
+def _calendar(scenario: Scenario, report: Report) -> None:
+    from harness.plan.calendar import send_dates
+
+    if not send_dates(scenario.schedule):
+        report(("schedule",), "the schedule has no sending days (check weekdays, weeks and "
+                              "exclude_dates)")
+
+
+def _design(scenario: Scenario, report: Report) -> None:
+    modes = scenario.design.mentions
+    counts = Counter(modes)
+    if scenario.design.type == "counterbalanced":
+        if len(counts) < 2:
+            report(("design", "mentions"), "a counterbalanced design needs at least two "
+                                           "mention modes")
+        for position, mode in enumerate(modes):
+            if counts[mode] > 1 and modes.index(mode) != position:
+                report(("design", "mentions", position), f"mention mode {mode!r} is listed twice")
+
+
+def _templates(scenario: Scenario, report: Report) -> None:
+    """Render every template for every persona x brand x mention mode that can meet it."""
+    modes = sorted(set(scenario.design.mentions))
+    failures = 0
+    for c_index, category in enumerate(scenario.categories):
+        sources = [(("categories", c_index, "templates", i), t)
+                   for i, t in enumerate(category.templates)]
+        sources += [(("categories", c_index, "follow_up", i, "template"), f.template)
+                    for i, f in enumerate(category.follow_up)]
+        for path, source in sources:
+            try:
+                templates.compile_template(source)
+            except templates.TemplateProblem as exc:
+                report(path, str(exc))
+                continue
+            seen_problems: set[str] = set()
+            for problem in _render_all(scenario, category.id, category.label, source, modes):
+                if problem in seen_problems:
+                    continue
+                seen_problems.add(problem)
+                failures += 1
+                if failures <= _MAX_RENDER_PROBLEMS:
+                    report(path, problem)
+
+
+def _render_all(scenario: Scenario, category_id: str, label: str, source: str,
+                modes: list[str]) -> Iterator[str]:
+    personas = {p.id: p for p in scenario.personas}
+    for channel in scenario.channels:
+        platform = PLATFORMS[channel.platform or "other"]
+        persona_ids = personas_for_channel(scenario, channel)
+        for brand in scenario.brands:
+            if channel.brands != "all" and brand.id not in channel.brands:
+                continue
+            for mode in modes:
+                for persona_id in persona_ids:
+                    where = f"persona {persona_id!r}, brand {brand.id!r}, mention {mode!r}"
+                    try:
+                        variables = templates.context(personas[persona_id], brand, channel,
+                                                      mode, category_id, label)
+                        text = templates.render(source, variables)
+                    except templates.TemplateProblem as exc:
+                        yield f"{exc} (for {where})"
+                        continue
+                    if platform.max_length is not None:
+                        length = platform.length(text)
+                        if length > platform.max_length:
+                            yield (f"message is {length} characters, over the {platform.name} "
+                                   f"limit of {platform.max_length} (for {where})")

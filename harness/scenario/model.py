@@ -1,0 +1,255 @@
+"""The scenario model: what a scenario file may say, with a JSON Schema generated from it.
+
+Checks that need only one field live here (types, ranges, time zones). Checks across fields and
+sections (references, duplicates, templates, message lengths, secrets) live in ``checks.py``,
+where they can point at the file position of each problem.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from harness.scenario.types import (
+    Duration,
+    Identifier,
+    MentionMode,
+    Probability,
+    TimeOfDay,
+    TimeZoneName,
+    Weekday,
+)
+
+
+class Model(BaseModel):
+    """Base for all scenario sections: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Persona(Model):
+    """A shopper identity with accounts on one or more channels."""
+
+    id: Identifier
+    name: str = Field(min_length=1, description="Display name, used in templates and reports.")
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Account handle per channel id, e.g. {twitter: '@ana_shops'}.",
+    )
+    attributes: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Free attributes analysis can group by, e.g. {followers: 250}.",
+    )
+
+
+class BusinessHours(Model):
+    """When the brand's service team works, in the brand's time zone."""
+
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    open: TimeOfDay = time(9, 0)
+    close: TimeOfDay = time(17, 0)
+
+    @model_validator(mode="after")
+    def _open_before_close(self) -> BusinessHours:
+        if self.open >= self.close:
+            raise ValueError(f"open ({self.open:%H:%M}) must be before close ({self.close:%H:%M})")
+        return self
+
+
+class Latency(Model):
+    """A log-normal reply delay: half of replies come faster than ``median``."""
+
+    median: Duration = timedelta(hours=2)
+    spread: float = Field(1.0, ge=0.0, le=4.0, description="Sigma of the log of the delay.")
+    minimum: Duration = timedelta(seconds=30)
+
+
+class AutoAck(Model):
+    """An automatic acknowledgement sent soon after each message, before any human reply."""
+
+    probability: Probability = 1.0
+    after: Duration = timedelta(minutes=1)
+    kind: Literal["public_reply", "direct_message", "email"] = "direct_message"
+    text: str = "Thanks for reaching out! We'll get back to you as soon as we can."
+
+
+class SimulateProfile(Model):
+    """How a simulated brand behaves: who it answers, how fast, and how."""
+
+    reply: dict[MentionMode, Probability] = Field(
+        default_factory=dict,
+        description="Chance of a public reply per mention mode (missing modes: 0).",
+    )
+    category: dict[str, Annotated[float, Field(ge=0.0, le=10.0)]] = Field(
+        default_factory=dict,
+        description="Multiplier of the reply chance per category id (default 1).",
+    )
+    latency: Latency = Latency()
+    off_hours: Literal["answer", "queue"] = Field(
+        "answer", description="'queue': the reply clock runs only in business hours.")
+    weekends: Literal["answer", "queue", "ignore"] = Field(
+        "queue", description="Messages sent on a non-business day: answer, queue or ignore.")
+    direct_message: Probability = Field(
+        0.0, description="Chance a reply is followed by a DM asking for contact details.")
+    email: Probability = Field(
+        0.0, description="Chance a reply is followed by an email to the customer.")
+    follow_up_reply: Probability = Field(
+        0.8, description="Chance the brand answers a follow-up in the same thread.")
+    auto_ack: AutoAck | None = None
+    texts: list[str] = Field(
+        default_factory=lambda: ["Hi! Sorry to hear that. Could you tell us a bit more?"],
+        min_length=1,
+    )
+
+
+class Brand(Model):
+    """An audited company."""
+
+    id: Identifier
+    name: str = Field(min_length=1)
+    industry: str = Field(min_length=1)
+    handles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Official handles per channel id; several allowed (main and care accounts).",
+    )
+    hashtag: str | None = Field(None, pattern=r"^#\w+$")
+    timezone: TimeZoneName | None = Field(
+        None, description="Defaults to the scenario's time zone.")
+    business_hours: BusinessHours = BusinessHours()
+    simulate: SimulateProfile = SimulateProfile()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _handles_as_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("handles"), dict):
+            data = dict(data)
+            data["handles"] = {
+                key: [value] if isinstance(value, str) else value
+                for key, value in data["handles"].items()
+            }
+        return data
+
+
+class FollowUp(Model):
+    """One more message in the thread, sent after the brand answers the previous one."""
+
+    after: Duration = Field(timedelta(minutes=10), description="Delay after the brand's reply.")
+    template: str = Field(min_length=1)
+
+
+class Category(Model):
+    """A kind of question with its message templates (jinja2, sandboxed)."""
+
+    id: Identifier
+    label: str = Field(min_length=1)
+    templates: list[str] = Field(min_length=1)
+    follow_up: list[FollowUp] = Field(default_factory=list)
+
+
+class Channel(Model):
+    """Which adapter serves which personas and brands, with its settings."""
+
+    id: Identifier
+    adapter: str = Field(description="Registered adapter name, e.g. 'simulated'.")
+    platform: Literal["x", "mastodon", "bluesky", "email", "other"] | None = Field(
+        None, description="Platform whose limits apply; defaults to the adapter's own.")
+    personas: Literal["all"] | list[str] = "all"
+    brands: Literal["all"] | list[str] = "all"
+    poll_every: Duration = timedelta(minutes=5)
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Adapter settings; secrets only as {env: VARIABLE_NAME}.",
+    )
+
+
+class SendWindow(Model):
+    """The local time window messages are sent in."""
+
+    start: TimeOfDay = time(9, 0)
+    end: TimeOfDay = time(17, 0)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> SendWindow:
+        if self.start >= self.end:
+            raise ValueError(
+                f"start ({self.start:%H:%M}) must be before end ({self.end:%H:%M})")
+        return self
+
+
+class Schedule(Model):
+    """When messages go out and how long replies are awaited."""
+
+    start: date
+    weeks: int = Field(4, ge=1, le=520)
+    weekdays: list[Weekday] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    send_window: SendWindow = SendWindow()
+    messages_per_brand_per_day: int = Field(1, ge=1, le=100)
+    observation_window: Duration = timedelta(days=7)
+    exclude_dates: list[date] = Field(default_factory=list)
+
+
+class Design(Model):
+    """How mention modes (and categories and personas) are spread over the calendar."""
+
+    type: Literal["replay", "counterbalanced"] = "replay"
+    mentions: list[MentionMode] = Field(
+        default_factory=lambda: ["at", "name"],
+        min_length=1,
+        description="replay: the mode of week 1, 2, ... (cycled) for every brand. "
+        "counterbalanced: the modes to rotate; half the brands start with each.",
+    )
+
+
+def _matchups(value: Any) -> Any:
+    return None if value == "by_industry" else value
+
+
+class Scenario(Model):
+    """One experiment: who asks whom what, when, and where."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                               description="Short slug; names the default results folder.")]
+    title: str = ""
+    description: str = ""
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    timezone: TimeZoneName = "UTC"
+    personas: list[Persona] = Field(min_length=1)
+    brands: list[Brand] = Field(min_length=1)
+    matchups: Annotated[list[list[str]] | None, BeforeValidator(_matchups)] = Field(
+        None, description="'by_industry' (default) or explicit lists of brand ids.")
+    categories: list[Category] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1)
+    schedule: Schedule
+    design: Design = Design()
+
+    def brand(self, brand_id: str) -> Brand:
+        """The brand with this id."""
+        return next(b for b in self.brands if b.id == brand_id)
+
+    def brand_timezone(self, brand: Brand) -> str:
+        """The brand's own time zone, or the scenario's."""
+        return brand.timezone or self.timezone
+
+
+def resolved_matchups(scenario: Scenario) -> list[list[str]]:
+    """The matchups as lists of brand ids: the explicit ones, or one per industry that has
+    at least two brands (in order of first appearance)."""
+    if scenario.matchups is not None:
+        return [list(m) for m in scenario.matchups]
+    by_industry: dict[str, list[str]] = {}
+    for brand in scenario.brands:
+        by_industry.setdefault(brand.industry, []).append(brand.id)
+    return [ids for ids in by_industry.values() if len(ids) >= 2]
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """A fingerprint of everything that shapes a run (comments and layout do not count)."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -1,0 +1,86 @@
+"""Render message templates in a sandbox, with every variable required to exist.
+
+Templates are jinja2 text, rendered by an immutable sandboxed environment: they can read the
+persona, brand, mention, channel and category they are given and nothing else, and a misspelt
+or missing variable is an error rather than an empty string.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from harness.platforms import PLATFORMS
+from harness.scenario.model import Brand, Channel, Persona
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                     keep_trailing_newline=False)
+
+
+class TemplateProblem(ValueError):
+    """A template failed to compile or render; the message says why."""
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str) -> Template:
+    """Compile once; raise :class:`TemplateProblem` on a syntax error."""
+    try:
+        return _ENV.from_string(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"template syntax error: {exc}") from None
+
+
+def mention_text(brand: Brand, channel: Channel, mode: str) -> str:
+    """How the brand is named in a message: its @handle, its name, or its #hashtag."""
+    if mode == "name":
+        return brand.name
+    if mode == "hashtag":
+        if not brand.hashtag:
+            raise TemplateProblem(f"brand {brand.id!r} has no hashtag for mention mode 'hashtag'")
+        return brand.hashtag
+    handles = brand.handles.get(channel.id)
+    if not handles:
+        raise TemplateProblem(
+            f"brand {brand.id!r} has no handle on channel {channel.id!r} for mention mode 'at'")
+    platform = PLATFORMS[channel.platform or "other"]
+    handle = handles[0]
+    prefix = platform.mention_prefix
+    return handle if not prefix or handle.startswith(prefix) else prefix + handle
+
+
+def context(persona: Persona, brand: Brand, channel: Channel, mode: str,
+            category_id: str, category_label: str) -> dict[str, Any]:
+    """The variables a template sees."""
+    return {
+        "persona": {
+            "id": persona.id,
+            "name": persona.name,
+            "account": persona.accounts.get(channel.id, ""),
+            "attributes": dict(persona.attributes),
+        },
+        "brand": {
+            "id": brand.id,
+            "name": brand.name,
+            "industry": brand.industry,
+            "hashtag": brand.hashtag or "",
+            "handle": (brand.handles.get(channel.id) or [""])[0],
+        },
+        "mention": mention_text(brand, channel, mode),
+        "mention_mode": mode,
+        "channel": {"id": channel.id, "platform": channel.platform or "other"},
+        "category": {"id": category_id, "label": category_label},
+    }
+
+
+def render(source: str, variables: dict[str, Any]) -> str:
+    """Render ``source``; raise :class:`TemplateProblem` with a readable reason."""
+    template = compile_template(source)
+    try:
+        return template.render(variables).strip()
+    except TemplateError as exc:
+        raise TemplateProblem(f"template does not render: {exc}") from None
+    except Exception as exc:  # sandbox refusals and errors inside expressions
+        raise TemplateProblem(f"template does not render: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,81 @@
+"""Small value types shared by the scenario model: ids, durations, times of day, weekdays."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+from harness.durations import PATTERN as DURATION_PATTERN
+from harness.durations import parse_duration
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MENTION_MODES = ("at", "name", "hashtag")
+
+MentionMode = Literal["at", "name", "hashtag"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Letters, digits, '-', '_' and '.'; at most 64 characters.",
+    ),
+]
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return duration
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(lambda d: f"{int(d.total_seconds())}s", return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN,
+                    "examples": ["90s", "15m", "2h30m", "7d"]}),
+]
+
+
+def _time_of_day(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    text = str(value).strip()
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    if match:
+        return time(int(match[1]), int(match[2]))
+    if text == "24:00":
+        return time.max
+    raise ValueError(f"expected a time of day like '09:00' or '17:30', got {value!r}")
+
+
+TimeOfDay = Annotated[
+    time,
+    BeforeValidator(_time_of_day),
+    PlainSerializer(lambda t: "24:00" if t == time.max else t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$|^24:00$"}),
+]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Paris')")
+    return value
+
+
+TimeZoneName = Annotated[
+    str,
+    AfterValidator(_check_timezone),
+    Field(description="IANA time zone name, e.g. 'America/New_York'."),
+]

@@ -1,0 +1,225 @@
+"""The embedded store: one SQLite file per run, in WAL mode.
+
+Each write method is one transaction, and every transaction also records the runner's clock,
+so a resumed simulated run continues from the exact moment the last commit saw. Live runs
+commit with ``synchronous=FULL`` (durable across power loss); simulated runs use ``NORMAL``,
+which in WAL mode survives a killed process (the crash a simulation guards against) at a
+fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from harness.errors import RunFolderError
+from harness.plan.probe import FollowUpStep, Probe
+from harness.store.records import ReplyRecord, SendRecord
+
+SCHEMA_VERSION = 1
+STORE_FILE = "run.sqlite"
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class Store:
+    """A run's records: scenario snapshot, plan, sends, replies, cursors."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, *, meta: dict[str, str], probes: Sequence[Probe],
+               durable: bool = True) -> Store:
+        """Create a new store holding the plan; fails if ``path`` exists."""
+        if path.exists():
+            raise RunFolderError(f"{path} already exists")
+        store = cls(_connect(path, durable), path)
+        schema = resources.files("harness.store").joinpath("schema.sql").read_text("utf-8")
+        with store.transaction():
+            for statement in schema.split(";"):
+                if statement.strip():
+                    store.db.execute(statement)
+            store.db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                                 [*meta.items(), ("schema_version", str(SCHEMA_VERSION))])
+            store.db.executemany(
+                "INSERT INTO probes (probe_id, seq, persona, brand, industry, channel, category,"
+                " mention, week, day, scheduled_at, text, follow_ups)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(p.probe_id, p.seq, p.persona, p.brand, p.industry, p.channel, p.category,
+                  p.mention, p.week, p.day, _ts(p.scheduled_at), p.text,
+                  json.dumps([f.__dict__ for f in p.follow_ups], ensure_ascii=False))
+                 for p in probes],
+            )
+        return store
+
+    @classmethod
+    def open(cls, path: Path, *, durable: bool = True) -> Store:
+        """Open an existing store, checking it is one of ours and undamaged."""
+        if not path.is_file():
+            raise RunFolderError(f"{path}: no run store here")
+        try:
+            store = cls(_connect(path, durable), path)
+            version = store.db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            check = store.db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise RunFolderError(f"{path}: not a readable run store ({exc})") from None
+        if check is None or check[0] != "ok":
+            raise RunFolderError(f"{path}: the store is damaged ({check[0] if check else '?'})")
+        if version is None or int(version[0]) > SCHEMA_VERSION:
+            raise RunFolderError(f"{path}: store schema {version and version[0]} is newer than "
+                                 f"this harness understands ({SCHEMA_VERSION})")
+        return store
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self, clock: datetime | None = None) -> Iterator[sqlite3.Connection]:
+        """One atomic unit; also records the runner's ``clock`` if given."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            if clock is not None:
+                self.db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('clock', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_ts(clock),))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        """All metadata: scenario name, hash and snapshot, seed, clock, finished_at..."""
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, key: str, value: str, clock: datetime | None = None) -> None:
+        """Set one metadata value."""
+        with self.transaction(clock):
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                            " DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- the plan --------------------------------------------------------------------------
+
+    def probes(self) -> list[Probe]:
+        """The plan, in send order."""
+        rows = self.db.execute(
+            "SELECT probe_id, seq, persona, brand, industry, channel, category, mention, week,"
+            " day, scheduled_at, text, follow_ups FROM probes ORDER BY seq").fetchall()
+        return [
+            Probe(probe_id=r[0], seq=r[1], persona=r[2], brand=r[3], industry=r[4], channel=r[5],
+                  category=r[6], mention=r[7], week=r[8], day=r[9],
+                  scheduled_at=datetime.fromisoformat(r[10]), text=r[11],
+                  follow_ups=tuple(FollowUpStep(**f) for f in json.loads(r[12])))
+            for r in rows
+        ]
+
+    def closed(self) -> dict[str, datetime]:
+        """When each closed probe's observation window ended."""
+        return {pid: datetime.fromisoformat(at) for pid, at in self.db.execute(
+            "SELECT probe_id, closed_at FROM probes WHERE closed_at IS NOT NULL")}
+
+    def close_probes(self, probe_ids: Iterable[str], at: datetime) -> None:
+        """Mark probes whose observation window has ended."""
+        with self.transaction(at):
+            self.db.executemany("UPDATE probes SET closed_at = ? WHERE probe_id = ?",
+                                [(_ts(at), pid) for pid in probe_ids])
+
+    # -- sends -----------------------------------------------------------------------------
+
+    def record_intents(self, sends: Sequence[SendRecord], clock: datetime) -> None:
+        """Write send attempts as 'intended', before the platform is called."""
+        with self.transaction(clock):
+            self.db.executemany(
+                "INSERT INTO sends (probe_id, step, attempt, state, intended_at, in_reply_to,"
+                " text) VALUES (?, ?, ?, 'intended', ?, ?, ?)",
+                [(s.probe_id, s.step, s.attempt, _ts(s.intended_at), s.in_reply_to, s.text)
+                 for s in sends])
+
+    def record_outcomes(self, sends: Sequence[SendRecord], clock: datetime) -> None:
+        """Write what happened to attempts: sent (with platform id and time), failed..."""
+        with self.transaction(clock):
+            self.db.executemany(
+                "UPDATE sends SET state = ?, sent_at = ?, platform_id = ?, error = ?, retry_at = ?"
+                " WHERE probe_id = ? AND step = ? AND attempt = ?",
+                [(s.state, _ts(s.sent_at), s.platform_id, s.error, _ts(s.retry_at), s.probe_id,
+                  s.step, s.attempt) for s in sends])
+
+    def sends(self) -> list[SendRecord]:
+        """Every send attempt, in the order they were intended."""
+        rows = self.db.execute(
+            "SELECT probe_id, step, attempt, state, intended_at, sent_at, platform_id,"
+            " in_reply_to, text, error, retry_at FROM sends"
+            " ORDER BY intended_at, probe_id, step, attempt")
+        return [SendRecord(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), _dt(r[5]),
+                           r[6], r[7], r[8], r[9], _dt(r[10])) for r in rows]
+
+    # -- replies and cursors -----------------------------------------------------------------
+
+    def record_poll(self, channel: str, replies: Sequence[ReplyRecord], cursor: str | None,
+                    polled_at: datetime) -> None:
+        """Store replies and the cursor that produced them, atomically."""
+        with self.transaction(polled_at):
+            self.db.executemany(
+                "INSERT INTO replies (channel, platform_id, probe_id, step, matched_by, author,"
+                " from_brand, kind, automated, text, created_at, received_at, in_reply_to, raw)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel, platform_id) DO NOTHING",
+                [(r.channel, r.platform_id, r.probe_id, r.step, r.matched_by, r.author,
+                  int(r.from_brand), r.kind, int(r.automated), r.text, _ts(r.created_at),
+                  _ts(r.received_at), r.in_reply_to, r.raw) for r in replies])
+            self.db.execute(
+                "INSERT INTO cursors (channel, cursor, polled_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor,"
+                " polled_at = excluded.polled_at", (channel, cursor, _ts(polled_at)))
+
+    def replies(self) -> list[ReplyRecord]:
+        """Every stored reply, oldest first."""
+        rows = self.db.execute(
+            "SELECT channel, platform_id, probe_id, step, matched_by, author, from_brand, kind,"
+            " automated, text, created_at, received_at, in_reply_to, raw FROM replies"
+            " ORDER BY created_at, channel, platform_id")
+        return [ReplyRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], bool(r[8]),
+                            r[9], datetime.fromisoformat(r[10]), datetime.fromisoformat(r[11]),
+                            r[12], r[13]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Probes planned, first messages sent, and brand replies (not automatic) stored."""
+        query = {
+            "planned": "SELECT COUNT(*) FROM probes",
+            "sent": "SELECT COUNT(*) FROM sends WHERE step = 0 AND state = 'sent'",
+            "brand_replies": "SELECT COUNT(*) FROM replies WHERE from_brand = 1"
+                             " AND automated = 0",
+        }
+        return {key: self.db.execute(sql).fetchone()[0] for key, sql in query.items()}
+
+    def cursors(self) -> dict[str, tuple[str | None, datetime]]:
+        """Per channel: the last cursor and when it was polled."""
+        return {ch: (cur, datetime.fromisoformat(at)) for ch, cur, at in
+                self.db.execute("SELECT channel, cursor, polled_at FROM cursors")}
+
+
+def _connect(path: Path, durable: bool) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
