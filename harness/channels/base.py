@@ -135,5 +135,5 @@ class ChannelAdapter(ABC):
             for key, value in self.config.settings.items()
         }
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and files."""

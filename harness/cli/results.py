@@ -25,7 +25,7 @@ def print_race(folder: Path) -> None:
     print(f"\n{meta.get('title') or meta['name']}")
     print(f"{responded} of {len(sent)} messages answered by the brand within the observation "
           f"window.\n")
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for rank, entry in enumerate(leaderboard(results), start=1):
         median = (f"{format_duration(entry.median_latency_s)} (n={entry.rate.k})"
                   if entry.median_latency_s is not None else "-")

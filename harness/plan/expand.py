@@ -31,7 +31,6 @@ def build_plan(scenario: Scenario) -> list[Probe]:
     personas = {p.id: p for p in scenario.personas}
     persona_order = [p.id for p in scenario.personas]
     rng.shuffle(persona_order)
-    channels = {c.id: c for c in scenario.channels}
 
     drafts = []  # (scheduled_at, brand position, k, fields...)
     for b_pos, brand in enumerate(scenario.brands):

@@ -45,7 +45,8 @@ DONE_STATES = ("sent", "uncertain")
 
 def backoff(attempt: int) -> timedelta:
     """How long to wait after the ``attempt``-th failure (1, 2, 4... minutes, at most 1 h)."""
-    return min(FIRST_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
+    delay: timedelta = FIRST_BACKOFF * 2 ** (attempt - 1)
+    return min(delay, MAX_BACKOFF)
 
 
 @dataclass

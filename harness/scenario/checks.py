@@ -199,11 +199,11 @@ def _design(scenario: Scenario, report: Report) -> None:
 
 def _templates(scenario: Scenario, report: Report) -> None:
     """Render every template for every persona x brand x mention mode that can meet it."""
-    modes = sorted(set(scenario.design.mentions))
+    modes: list[str] = sorted(set(scenario.design.mentions))
     failures = 0
     for c_index, category in enumerate(scenario.categories):
-        sources = [(("categories", c_index, "templates", i), t)
-                   for i, t in enumerate(category.templates)]
+        sources: list[tuple[Path_, str]] = [(("categories", c_index, "templates", i), t)
+                                             for i, t in enumerate(category.templates)]
         sources += [(("categories", c_index, "follow_up", i, "template"), f.template)
                     for i, f in enumerate(category.follow_up)]
         for path, source in sources:
@@ -223,7 +223,7 @@ def _templates(scenario: Scenario, report: Report) -> None:
 
 
 def _render_all(scenario: Scenario, category_id: str, label: str, source: str,
-                modes: list[str]) -> Iterator[str]:
+                modes: Sequence[str]) -> Iterator[str]:
     personas = {p.id: p for p in scenario.personas}
     for channel in scenario.channels:
         platform = PLATFORMS[channel.platform or "other"]

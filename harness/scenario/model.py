@@ -22,6 +22,9 @@ from harness.scenario.types import (
     Weekday,
 )
 
+WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+AT_THEN_NAME: tuple[MentionMode, ...] = ("at", "name")
+
 
 class Model(BaseModel):
     """Base for all scenario sections: unknown keys are errors, values are immutable."""
@@ -47,7 +50,7 @@ class Persona(Model):
 class BusinessHours(Model):
     """When the brand's service team works, in the brand's time zone."""
 
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    days: list[Weekday] = Field(default_factory=lambda: list(WORKDAYS))
     open: TimeOfDay = time(9, 0)
     close: TimeOfDay = time(17, 0)
 
@@ -183,8 +186,7 @@ class Schedule(Model):
 
     start: date
     weeks: int = Field(4, ge=1, le=520)
-    weekdays: list[Weekday] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WORKDAYS), min_length=1)
     send_window: SendWindow = SendWindow()
     messages_per_brand_per_day: int = Field(1, ge=1, le=100)
     observation_window: Duration = timedelta(days=7)
@@ -196,7 +198,7 @@ class Design(Model):
 
     type: Literal["replay", "counterbalanced"] = "replay"
     mentions: list[MentionMode] = Field(
-        default_factory=lambda: ["at", "name"],
+        default_factory=lambda: list(AT_THEN_NAME),
         min_length=1,
         description="replay: the mode of week 1, 2, ... (cycled) for every brand. "
         "counterbalanced: the modes to rotate; half the brands start with each.",

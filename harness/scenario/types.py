@@ -70,7 +70,8 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Paris')")
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like 'Europe/Paris')") from None
     return value
 
 

@@ -89,7 +89,8 @@ def load_text(text: str, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         detail = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise ScenarioError([Problem(file, line, column, "", f"YAML syntax error: {detail}")])
+        raise ScenarioError(
+            [Problem(file, line, column, "", f"YAML syntax error: {detail}")]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(file, 1, 1, "", f"YAML error: {exc}")]) from None
     finally:
