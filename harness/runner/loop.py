@@ -306,8 +306,9 @@ class Runner:
         """When channel ``name`` should next be polled, or None if there is no need."""
         adapter, state = self.channels[name], self.chan[name]
         interval = self.poll_every[name]
-        if state.blocked_until is not None and not state.waiting:
-            return None
+        if not state.waiting and not any(self.by_id[p].channel == name
+                                         for p, _ in self.follow_ups):
+            return None  # nothing open on this channel: nothing to wait for
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)
             if activity is None:
@@ -316,9 +317,6 @@ class Runner:
                 return activity
             steps = max(1, math.ceil((activity - state.polled_at) / interval))
             return state.polled_at + steps * interval
-        if not state.waiting and not any(self.by_id[p].channel == name for p, _ in
-                                         self.follow_ups):
-            return None
         moment = state.polled_at + interval if state.polled_at else self.clock.now()
         if state.blocked_until is not None:
             moment = max(moment, state.blocked_until)

@@ -1,0 +1,310 @@
+"""The runner on a virtual clock: sends, polls, follow-ups, closing, errors and resuming."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.channels.base import OutgoingMessage, PollResult, SentPost
+from harness.channels.simulated import SimulatedChannel
+from harness.errors import AuthenticationFailed, RateLimited, TransientError
+from harness.scenario.load import load_scenario
+from harness.scenario.model import Scenario
+
+from .conftest import REPLAY
+from .simrun import export_rows, journal_posts, run_in_process
+
+
+def _with(scenario: Scenario, **schedule: Any) -> Scenario:
+    return scenario.model_copy(
+        update={"schedule": scenario.schedule.model_copy(update=schedule)})
+
+
+def test_small_race_finishes_and_every_probe_is_sent_once(small_scenario: Scenario,
+                                                           tmp_path: Path) -> None:
+    assert run_in_process(small_scenario, tmp_path)
+    rows = export_rows(tmp_path)
+    assert len(rows) == 40
+    assert {r["status"] for r in rows} == {"closed"}
+    posts = journal_posts(tmp_path)
+    assert len(posts) == len(set(posts))
+    assert Counter(step for _, step in posts)[0] == 40
+
+
+def test_same_seed_gives_identical_exports(small_scenario: Scenario, tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path / "a")
+    run_in_process(small_scenario, tmp_path / "b")
+    assert export_rows(tmp_path / "a") == export_rows(tmp_path / "b")
+    other = small_scenario.model_copy(update={"seed": 8})
+    run_in_process(other, tmp_path / "c")
+    assert export_rows(tmp_path / "a") != export_rows(tmp_path / "c")
+
+
+def test_latency_is_platform_time_not_poll_time(small_scenario: Scenario, tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path)
+    rows = [r for r in export_rows(tmp_path) if r["responded"]]
+    assert rows
+    for row in rows:
+        sent = datetime.fromisoformat(str(row["sent_at"]))
+        first = datetime.fromisoformat(str(row["first_reply_at"]))
+        assert row["latency_s"] == int((first - sent).total_seconds())
+    db = sqlite3.connect(tmp_path / "run.sqlite")
+    gaps = [datetime.fromisoformat(received) - datetime.fromisoformat(created)
+            for created, received in db.execute("SELECT created_at, received_at FROM replies")]
+    assert any(gap > timedelta(0) for gap in gaps)  # polled later than created...
+    assert all(gap >= timedelta(0) for gap in gaps)  # ...and never before
+
+
+class LiveLikeChannel(SimulatedChannel):
+    """The simulated platform behind an adapter that cannot see the future, like a live one."""
+
+    knows_future = False
+
+
+def test_polling_blind_every_interval_finds_the_same_replies_and_latencies(
+        small_scenario: Scenario, tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path / "hinted")
+    run_in_process(small_scenario, tmp_path / "blind", adapter=LiveLikeChannel)
+    def pick(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        # What happened within the observation window is the same however often we poll.
+        return [(r["probe_id"], r["sent_at"], r["responded"], r["auto_acks"],
+                 r["latency_s"] if r["responded"] else None,
+                 r["first_reply_kind"] if r["responded"] else None) for r in rows]
+
+    blind = pick(export_rows(tmp_path / "blind"))
+    assert pick(export_rows(tmp_path / "hinted")) == blind
+    db = sqlite3.connect(tmp_path / "blind" / "run.sqlite")
+    closed = [datetime.fromisoformat(c) for (c,) in db.execute("SELECT closed_at FROM probes")]
+    assert len(closed) == 40 and all(closed)
+
+
+def test_follow_up_goes_in_the_thread_after_the_brand_answers(small_scenario: Scenario,
+                                                               tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path)
+    db = sqlite3.connect(tmp_path / "run.sqlite")
+    follow_ups = db.execute(
+        "SELECT s.probe_id, s.sent_at, s.in_reply_to, r.created_at FROM sends s"
+        " JOIN replies r ON r.platform_id = s.in_reply_to WHERE s.step = 1").fetchall()
+    assert follow_ups, "the fast brand answers technical questions, so follow-ups are sent"
+    for probe_id, sent_at, _, replied_at in follow_ups:
+        assert probe_id.split("-")[3] in ("fast", "slow", "bank")
+        delay = datetime.fromisoformat(sent_at) - datetime.fromisoformat(replied_at)
+        assert delay == timedelta(minutes=10)
+    categories = {c for (c,) in db.execute(
+        "SELECT p.category FROM sends s JOIN probes p USING (probe_id) WHERE s.step = 1")}
+    assert categories == {"technical"}
+    answered = db.execute("SELECT COUNT(*) FROM replies WHERE step = 1 AND from_brand = 1"
+                          " AND probe_id LIKE '%-fast-%'").fetchone()[0]
+    assert answered > 0  # the fast brand answers every follow-up
+
+
+def test_auto_acknowledgements_are_kept_but_never_count_as_a_response(
+        small_scenario: Scenario, tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path)
+    slow = [r for r in export_rows(tmp_path) if r["brand"] == "slow"]
+    assert all(int(str(r["auto_acks"])) >= 1 for r in slow)  # follow-ups get one too
+    for row in slow:
+        if row["first_reply_at"]:
+            assert int(str(row["latency_s"])) > 120  # not the 2-minute acknowledgement
+
+
+def test_replies_after_the_window_are_late_not_responses(small_scenario: Scenario,
+                                                         tmp_path: Path) -> None:
+    scenario = _with(small_scenario, observation_window=timedelta(hours=2))
+    run_in_process(scenario, tmp_path)
+    rows = export_rows(tmp_path)
+    late = [r for r in rows if r["late"]]
+    assert late, "the slow brand answers after about 20 working hours"
+    for row in late:
+        assert not row["responded"]
+        assert int(str(row["latency_s"])) > 7200
+    assert all(int(str(r["latency_s"])) <= 7200 for r in rows if r["responded"])
+
+
+def test_dm_and_email_replies_are_matched_to_their_probe(small_scenario: Scenario,
+                                                         tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path)
+    rows = export_rows(tmp_path)
+    assert any(r["direct_message"] for r in rows if r["brand"] == "fast")
+    assert any(r["email"] for r in rows if r["brand"] == "bank")
+    assert not any(r["brand_replies"] for r in rows if r["brand"] == "mute")
+
+
+def test_a_stopped_run_resumes_to_the_same_result(small_scenario: Scenario,
+                                                  tmp_path: Path) -> None:
+    run_in_process(small_scenario, tmp_path / "whole")
+    folder = tmp_path / "pieces"
+    stops = 0
+    while not run_in_process(small_scenario, folder, stop_after_ticks=7):
+        stops += 1
+        assert stops < 500
+    assert stops > 5
+    assert export_rows(folder) == export_rows(tmp_path / "whole")
+    posts = journal_posts(folder)
+    assert len(posts) == len(set(posts))
+
+
+class CrashAfterPosting(SimulatedChannel):
+    """Dies (like a killed process) right after the platform accepted the n-th post."""
+
+    crash_at = 5
+    count = 0
+
+    def send(self, message: OutgoingMessage) -> SentPost:
+        post = super().send(message)
+        type(self).count += 1
+        if type(self).count == type(self).crash_at:
+            raise KeyboardInterrupt("simulated kill between post and record")
+        return post
+
+
+class CrashBeforePosting(SimulatedChannel):
+    """Dies after the intent is recorded but before anything reaches the platform."""
+
+    crash_at = 5
+    count = 0
+
+    def send(self, message: OutgoingMessage) -> SentPost:
+        type(self).count += 1
+        if type(self).count == type(self).crash_at:
+            raise KeyboardInterrupt("simulated kill before posting")
+        return super().send(message)
+
+
+@pytest.mark.parametrize("crashing", [CrashAfterPosting, CrashBeforePosting])
+def test_a_send_interrupted_by_a_crash_is_settled_against_the_platform(
+        small_scenario: Scenario, tmp_path: Path, crashing: type[SimulatedChannel]) -> None:
+    run_in_process(small_scenario, tmp_path / "whole")
+    folder = tmp_path / "crashed"
+    crashing.count = 0  # type: ignore[attr-defined]
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(small_scenario, folder, adapter=crashing)
+    db = sqlite3.connect(folder / "run.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM sends WHERE state = 'intended'").fetchone()[0] == 1
+    db.close()
+    assert run_in_process(small_scenario, folder)
+    assert export_rows(folder) == export_rows(tmp_path / "whole")
+    posts = journal_posts(folder)
+    assert len(posts) == len(set(posts))
+
+
+class Unfindable(CrashAfterPosting):
+    """A platform that cannot be asked whether a post went out."""
+
+    crash_at = 2
+
+    def find_post(self, message: OutgoingMessage) -> SentPost | None:
+        raise NotImplementedError
+
+    @property
+    def can_find_posts(self) -> bool:
+        return False
+
+
+def test_an_unknown_send_is_marked_uncertain_and_never_resent(small_scenario: Scenario,
+                                                              tmp_path: Path) -> None:
+    Unfindable.count = 0
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    Unfindable.count = -10_000  # no more crashes
+    assert run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    rows = export_rows(tmp_path)
+    uncertain = [r for r in rows if r["status"] == "uncertain"]
+    assert len(uncertain) == 1
+    posts = journal_posts(tmp_path)
+    assert len(posts) == len(set(posts))  # posted once, before the crash; never again
+
+
+class Flaky(SimulatedChannel):
+    """Fails in the ways platforms do, for chosen probes."""
+
+    transient: set[str] = set()
+    denied: set[str] = set()
+    limited_once = True
+    calls: list[tuple[str, datetime]] = []
+    reset_at: datetime | None = None
+
+    def send(self, message: OutgoingMessage) -> SentPost:
+        now = self.context.clock.now()
+        type(self).calls.append((message.probe_id, now))
+        if message.probe_id in self.transient:
+            self.transient.discard(message.probe_id)
+            raise TransientError("503 Service Unavailable")
+        if message.probe_id in self.denied:
+            raise AuthenticationFailed("401 Unauthorized")
+        if type(self).limited_once and message.step == 0 and len(type(self).calls) == 3:
+            type(self).limited_once = False
+            type(self).reset_at = now + timedelta(minutes=30)
+            raise RateLimited("429 Too Many Requests", reset_at=type(self).reset_at)
+        return super().send(message)
+
+    def poll(self, cursor: str | None) -> PollResult:
+        return super().poll(cursor)
+
+
+def test_platform_errors_are_retried_denied_or_waited_out(small_scenario: Scenario,
+                                                          tmp_path: Path) -> None:
+    from harness.plan.expand import build_plan
+
+    plan = build_plan(small_scenario)
+    Flaky.transient = {plan[0].probe_id}
+    Flaky.denied = {plan[5].probe_id}
+    Flaky.calls = []
+    Flaky.limited_once = True
+    assert run_in_process(small_scenario, tmp_path, adapter=Flaky)
+    rows = {r["probe_id"]: r for r in export_rows(tmp_path)}
+    assert rows[plan[0].probe_id]["status"] == "closed"  # retried after the 503
+    assert rows[plan[5].probe_id]["status"] == "failed"  # 401 is not retried
+    assert sum(1 for pid, _ in Flaky.calls if pid == plan[5].probe_id) == 1
+    retry_times = [t for pid, t in Flaky.calls if pid == plan[0].probe_id]
+    assert len(retry_times) == 2 and retry_times[1] - retry_times[0] == timedelta(minutes=1)
+    # after the 429, nothing is sent on the channel before its reset time
+    limited_at = Flaky.calls[2][1]
+    assert Flaky.reset_at is not None
+    assert not [t for _, t in Flaky.calls[3:] if limited_at <= t < Flaky.reset_at]
+    assert rows[Flaky.calls[2][0]]["status"] == "closed"
+    posts = journal_posts(tmp_path)
+    assert len(posts) == len(set(posts))
+
+
+@pytest.fixture(scope="module")
+def replay_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[dict[str, Any]]]:
+    scenario = load_scenario(REPLAY)
+    exports = {}
+    for seed in (2013, 1, 2):
+        folder = tmp_path_factory.mktemp(f"replay{seed}")
+        run_in_process(scenario.model_copy(update={"seed": seed}), folder)
+        exports[seed] = export_rows(folder)
+    return exports
+
+
+def test_simulated_replay_lands_near_the_published_results(
+        replay_exports: dict[int, list[dict[str, Any]]]) -> None:
+    for seed, rows in replay_exports.items():
+        answered = [r for r in rows if r["responded"]]
+        assert 28 <= len(answered) <= 55, (seed, len(answered))  # published: 40 of 280
+        without_at = [r for r in answered if r["mention"] == "name"]
+        assert len(without_at) <= 8, seed  # published: 3 of 140
+        assert {r["brand"] for r in without_at} <= {"bankofamerica", "homedepot"}
+        brands = {r["brand"] for r in answered}
+        assert not brands & {"starbucks", "visa", "apple"}, seed
+
+
+def test_simulated_replay_keeps_the_fast_and_slow_brands_apart(
+        replay_exports: dict[int, list[dict[str, Any]]]) -> None:
+    latencies: dict[str, list[int]] = {}
+    for rows in replay_exports.values():
+        for row in rows:
+            if row["responded"]:
+                latencies.setdefault(row["brand"], []).append(int(row["latency_s"]))
+
+    def mean_hours(brand: str) -> float:
+        return sum(latencies[brand]) / len(latencies[brand]) / 3600
+
+    assert mean_hours("pepsi") < 1 and mean_hours("mastercard") < 1.5
+    assert mean_hours("mcdonalds") > 12 and mean_hours("hp") > 12
