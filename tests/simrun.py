@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from harness.analysis.outcomes import from_store
 from harness.channels.base import ChannelAdapter, ChannelContext
 from harness.channels.simulated import SimulatedChannel
+from harness.cli.running import open_run
 from harness.clock import VirtualClock
 from harness.runner.events import RunnerEvents
 from harness.runner.loop import Runner
@@ -17,7 +18,6 @@ from harness.runner.roster import Roster
 from harness.scenario.model import Scenario
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
-from harness.cli.running import open_run
 
 AdapterFactory = Callable[..., ChannelAdapter]
 
