@@ -6,7 +6,7 @@ import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -223,10 +223,10 @@ def test_an_unknown_send_is_marked_uncertain_and_never_resent(small_scenario: Sc
 class Flaky(SimulatedChannel):
     """Fails in the ways platforms do, for chosen probes."""
 
-    transient: set[str] = set()
-    denied: set[str] = set()
+    transient: ClassVar[set[str]] = set()
+    denied: ClassVar[set[str]] = set()
     limited_once = True
-    calls: list[tuple[str, datetime]] = []
+    calls: ClassVar[list[tuple[str, datetime]]] = []
     reset_at: datetime | None = None
 
     def send(self, message: OutgoingMessage) -> SentPost:
