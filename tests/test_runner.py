@@ -206,8 +206,8 @@ class Unfindable(CrashAfterPosting):
         return False
 
 
-def test_an_unknown_send_is_marked_uncertain_and_never_resent(small_scenario: Scenario,
-                                                              tmp_path: Path) -> None:
+def test_an_unknown_send_is_marked_uncertain_and_never_resent(
+        small_scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Unfindable.count = 0
     with pytest.raises(KeyboardInterrupt):
         run_in_process(small_scenario, tmp_path, adapter=Unfindable)
@@ -218,6 +218,11 @@ def test_an_unknown_send_is_marked_uncertain_and_never_resent(small_scenario: Sc
     assert len(uncertain) == 1
     posts = journal_posts(tmp_path)
     assert len(posts) == len(set(posts))  # posted once, before the crash; never again
+    from harness.cli import main
+
+    assert main(["status", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "uncertain:  1" in shown and uncertain[0]["probe_id"] in shown
 
 
 class Flaky(SimulatedChannel):

@@ -111,6 +111,7 @@ def status(args: argparse.Namespace) -> int:
     with _open_store(args.folder) as store:
         meta = store.meta()
         results = from_store(store)
+        unsettled = [s for s in store.sends() if s.state in ("uncertain", "intended")]
     zone = ZoneInfo(meta["timezone"])
     states = Counter(o.status for o in results)
     pending = [o for o in results if o.status in ("planned", "retrying")]
@@ -126,9 +127,11 @@ def status(args: argparse.Namespace) -> int:
         f"open:       {states['open']} (awaiting replies)",
         f"closed:     {states['closed']}",
         f"failed:     {states['failed']}",
-        f"uncertain:  {states['uncertain'] + states['sending']}",
+        f"uncertain:  {len(unsettled)} (sends a crash interrupted that the platform could"
+        " not confirm; never resent)",
         f"next due:   {next_due.astimezone(zone).isoformat() if next_due else '-'}",
     ]
+    lines += [f"  {s.probe_id} step {s.step}: {s.error or s.state}" for s in unsettled[:20]]
     if "clock" in meta:
         clock = meta["clock"]
         from datetime import datetime
