@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import date, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -133,3 +134,67 @@ def test_send_times_stay_in_the_local_window_across_a_dst_change() -> None:
         assert time(9) <= local.time() < time(17)
         offsets.add(local.utcoffset())
     assert len(offsets) == 2  # both sides of the change are planned in local time
+
+
+def _variant(**changes: Any) -> Scenario:
+    data = load_scenario_text(SMALL, "small.yaml").model_dump()
+    for dotted, value in changes.items():
+        target = data
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+    return Scenario.model_validate(data)
+
+
+def test_replay_keeps_repeated_modes_in_the_weekly_sequence() -> None:
+    scenario = _variant(design={"type": "replay", "mentions": ["at", "at", "name", "name"]},
+                        schedule__weeks=4)
+    weeks = sorted({(p.week, p.mention) for p in build_plan(scenario)})
+    assert weeks == [(1, "at"), (2, "at"), (3, "name"), (4, "name")]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 6, 7])
+def test_categories_are_balanced_for_any_number_of_categories(count: int) -> None:
+    categories = [{"id": f"c{i}", "label": f"C{i}", "templates": ["{{ mention }} hello"]}
+                  for i in range(count)]
+    plan = build_plan(_variant(categories=categories, schedule__weeks=4))
+    for brand in {p.brand for p in plan}:
+        counts = Counter(p.category for p in plan if p.brand == brand)
+        assert len(counts) == count and max(counts.values()) - min(counts.values()) <= 1
+        weekday = Counter((p.scheduled_at.weekday(), p.category) for p in plan
+                          if p.brand == brand)
+        assert max(weekday.values()) < 4, "a category stuck to a weekday every week"
+
+
+def test_every_category_reaches_every_channel_and_personas_stay_within_one() -> None:
+    channels = [{"id": ch, "adapter": "simulated", "platform": "x"} for ch in ("x", "y", "z")]
+    personas = [{"id": p, "name": p, "accounts": {"x": f"@{p}", "y": f"@{p}", "z": f"@{p}"}}
+                for p in ("ana", "ben", "cy")]
+    scenario = load_scenario_text(SMALL, "s.yaml").model_dump()
+    for brand in scenario["brands"]:
+        brand["handles"] = {ch: brand["handles"]["x"] for ch in ("x", "y", "z")}
+    scenario.update(channels=channels, personas=personas)
+    scenario["schedule"]["messages_per_brand_per_day"] = 2
+    scenario["categories"].append({"id": "third", "label": "T", "templates": ["{{ mention }}"]})
+    scenario["categories"].append({"id": "fourth", "label": "F", "templates": ["{{ mention }}"]})
+    plan = build_plan(Scenario.model_validate(scenario))
+    for brand in {p.brand for p in plan}:
+        mine = [p for p in plan if p.brand == brand]
+        cells = Counter((p.category, p.channel) for p in mine)
+        assert len(cells) == 4 * 3  # every category on every channel
+        personas_count = Counter(p.persona for p in mine)
+        assert max(personas_count.values()) - min(personas_count.values()) <= 1
+
+
+def test_matchups_after_an_odd_sized_one_are_still_split() -> None:
+    brands = load_scenario_text(SMALL, "s.yaml").model_dump()["brands"]
+    extra = dict(brands[0], id="extra", name="Extra")
+    for seed in range(30):
+        scenario = _variant(brands=[*brands, extra], seed=seed,
+                            matchups=[["fast", "slow", "extra"], ["mute", "bank"]])
+        plan = build_plan(scenario)
+        first_week = {p.brand: p.mention for p in plan if p.week == 1}
+        assert first_week["mute"] != first_week["bank"], seed
+        assert len({first_week[b] for b in ("fast", "slow", "extra")}) == 2
+        assert sorted(Counter(first_week.values()).values()) == [2, 3]
