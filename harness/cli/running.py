@@ -38,7 +38,7 @@ class RunResult:
     already_finished: bool
     sent: int
     planned: int
-    brand_replies: int
+    answered: int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,10 +72,10 @@ def _simulate(args: argparse.Namespace) -> RunResult:
                       quiet=args.quiet)
     if result.already_finished:
         print(f"{folder}: this run already finished ({result.sent} probes sent, "
-              f"{result.brand_replies} brand replies); nothing to do", file=sys.stderr)
+              f"{result.answered} with a brand reply); nothing to do", file=sys.stderr)
     elif result.finished:
         print(f"{folder}: finished: {result.sent}/{result.planned} probes sent, "
-              f"{result.brand_replies} brand replies", file=sys.stderr)
+              f"{result.answered} with a brand reply", file=sys.stderr)
     else:
         print(f"{folder}: stopped; rerun the same command to resume", file=sys.stderr)
     return result
@@ -186,4 +186,4 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
 def _result(store: Store, folder: Path, *, finished: bool, already: bool) -> RunResult:
     counts = store.counts()
     return RunResult(folder, finished, already, counts["sent"], counts["planned"],
-                     counts["brand_replies"])
+                     counts["answered"])

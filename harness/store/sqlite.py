@@ -202,12 +202,12 @@ class Store:
                             r[12], r[13]) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        """Probes planned, first messages sent, and brand replies (not automatic) stored."""
+        """Probes planned, first messages sent, and probes with a (not automatic) brand reply."""
         query = {
             "planned": "SELECT COUNT(*) FROM probes",
             "sent": "SELECT COUNT(*) FROM sends WHERE step = 0 AND state = 'sent'",
-            "brand_replies": "SELECT COUNT(*) FROM replies WHERE from_brand = 1"
-                             " AND automated = 0",
+            "answered": "SELECT COUNT(DISTINCT probe_id) FROM replies WHERE from_brand = 1"
+                        " AND automated = 0 AND probe_id IS NOT NULL",
         }
         return {key: self.db.execute(sql).fetchone()[0] for key, sql in query.items()}
 
