@@ -129,7 +129,8 @@ categories:
     label: Urgent (point of purchase)
     templates:
       - "{{{{ mention }}}} I'm at the register right now and my card won't go through. Help?"
-      - "Standing in line at {{{{ brand.name }}}}... does the deal in the ad apply in store? {{{{ mention if mention_mode == 'at' else '' }}}}"
+      - "Standing in line at {{{{ brand.name }}}}... does the deal in the ad apply in store?
+        {{{{ mention if mention_mode == 'at' else '' }}}}"
   - id: positive
     label: Positive (thank you)
     templates:
@@ -149,7 +150,8 @@ categories:
     label: Technical (more than one interaction)
     templates:
       - "{{{{ mention }}}} your app keeps logging me out whenever I try to check out. Any fix?"
-      - "Having trouble resetting my password on the {{{{ brand.name }}}} site. The link never arrives."
+      - "Having trouble resetting my password on the {{{{ brand.name }}}} site.
+        The link never arrives."
     follow_up:
       - after: 15m
         template: "Thanks! I tried that and it still does the same thing. What should I try next?"
@@ -268,6 +270,23 @@ def floor_rows(store_path: Path) -> dict[str, list[tuple[object, ...]]]:
     return {"probes": probes, "sends": sends, "replies": replies}
 
 
+def run_counts(store_path: Path) -> dict[str, int]:
+    """Counts read straight from the run's store (not from the CLI's result object)."""
+    db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    query = {
+        "sent": "SELECT COUNT(*) FROM sends WHERE step = 0 AND state = 'sent'",
+        "follow_ups_sent": "SELECT COUNT(*) FROM sends WHERE step > 0 AND state = 'sent'",
+        "brand_replies": "SELECT COUNT(*) FROM replies WHERE from_brand = 1 AND automated = 0",
+        "answered_probes": "SELECT COUNT(DISTINCT probe_id) FROM replies WHERE from_brand = 1"
+                           " AND automated = 0 AND probe_id IS NOT NULL",
+        "reply_rows": "SELECT COUNT(*) FROM replies",
+    }
+    try:
+        return {key: db.execute(sql).fetchone()[0] for key, sql in query.items()}
+    finally:
+        db.close()
+
+
 def measure_floor(path: Path, rows: dict[str, list[tuple[object, ...]]]) -> float:
     """Seconds to insert ``rows`` into bare tables of a fresh file, in one transaction."""
     for leftover in path.parent.glob(path.name + "*"):
@@ -338,8 +357,9 @@ def benchmark(brands: int, base: Path) -> dict[str, object]:
                        quiet=True)
     run_s = time.perf_counter() - start
     peak_mb = peak_rss_mb()
-    note(f"ran in {run_s:.2f}s: {outcome.sent}/{outcome.planned} sent, "
-         f"{outcome.brand_replies} brand replies, finished={outcome.finished}")
+    counts = run_counts(folder / STORE_FILE)
+    note(f"ran in {run_s:.2f}s: {counts['sent']:,} sent, {counts['brand_replies']:,} brand "
+         f"replies, finished={outcome.finished}")
 
     start = time.perf_counter()
     plan = build_plan(scenario)
@@ -365,13 +385,16 @@ def benchmark(brands: int, base: Path) -> dict[str, object]:
         "peak_rss_mb": round(peak_mb, 1),
         "floor_s": round(floor_s, 3),
         "ratio_to_floor": round(ratio, 1),
-        "replies": outcome.brand_replies,
+        "replies": counts["brand_replies"],
         "target_ratio": TARGET_RATIO,
         "target_peak_mb": TARGET_PEAK_MB,
         "meets_targets": ratio <= TARGET_RATIO and peak_mb < TARGET_PEAK_MB,
         # Extra context for reading the figures above.
         "finished": outcome.finished,
-        "sent": outcome.sent,
+        "sent": counts["sent"],
+        "follow_ups_sent": counts["follow_ups_sent"],
+        "answered_probes": counts["answered_probes"],
+        "reply_rows": counts["reply_rows"],
         "replied_probes": len(rows["replies"]),
         "replied_fraction": round(len(rows["replies"]) / probes, 3) if probes else 0.0,
         "floor_rows": {table: len(r) for table, r in rows.items()},

@@ -88,12 +88,13 @@ def _is_env_ref(value: Any) -> bool:
 def _secrets(scenario: Scenario, report: Report) -> None:
     for index, channel in enumerate(scenario.channels):
         for path, value in _walk_settings(channel.settings, ("channels", index, "settings")):
-            name = str(path[-1])
+            name = next(str(part) for part in reversed(path) if isinstance(part, str))
+            inline = isinstance(value, (str, int, float)) and not isinstance(value, bool)
             if isinstance(value, dict) and "env" in value:
                 if not _is_env_ref(value):
                     report(path, "an environment reference is {env: VARIABLE_NAME} and nothing "
                                  "else")
-            elif isinstance(value, str) and _SECRET_NAME.search(name) and value:
+            elif inline and _SECRET_NAME.search(name) and value != "":
                 report(path, f"{name!r} looks like a secret: write it as {{env: VARIABLE_NAME}} "
                              "and set the variable, never inline")
 
@@ -106,7 +107,9 @@ def _walk_settings(value: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
                 yield from _walk_settings(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _walk_settings(item, (*path, index))
+            yield (*path, index), item
+            if not (isinstance(item, dict) and "env" in item):
+                yield from _walk_settings(item, (*path, index))
 
 
 def _references(scenario: Scenario, report: Report) -> None:
@@ -212,18 +215,27 @@ def _templates(scenario: Scenario, report: Report) -> None:
             except templates.TemplateProblem as exc:
                 report(path, str(exc))
                 continue
-            seen_problems: set[str] = set()
-            for problem in _render_all(scenario, category.id, category.label, source, modes):
-                if problem in seen_problems:
-                    continue
-                seen_problems.add(problem)
+            # One line per distinct problem, naming its first (or longest) case and the count.
+            found: dict[str, tuple[int, str, str]] = {}
+            cases: Counter[str] = Counter()
+            for reason, message, where, weight in _render_all(
+                    scenario, category.id, category.label, source, modes):
+                cases[reason] += 1
+                if reason not in found or weight > found[reason][0]:
+                    found[reason] = (weight, message, where)
+            for reason, (_, message, where) in found.items():
                 failures += 1
                 if failures <= _MAX_RENDER_PROBLEMS:
-                    report(path, problem)
+                    more = cases[reason] - 1
+                    plural = "s" if more > 1 else ""
+                    report(path, f"{message} (for {where}"
+                                 f"{f', and {more} more case{plural}' if more else ''})")
 
 
 def _render_all(scenario: Scenario, category_id: str, label: str, source: str,
-                modes: Sequence[str]) -> Iterator[str]:
+                modes: Sequence[str]) -> Iterator[tuple[str, str, str, int]]:
+    """``(reason, message, where, weight)`` for each failing persona x brand x mention: the
+    same reason is the same problem; of its cases, the heaviest (longest) is worth showing."""
     personas = {p.id: p for p in scenario.personas}
     for channel in scenario.channels:
         platform = PLATFORMS[channel.platform or "other"]
@@ -239,10 +251,11 @@ def _render_all(scenario: Scenario, category_id: str, label: str, source: str,
                                                       mode, category_id, label)
                         text = templates.render(source, variables)
                     except templates.TemplateProblem as exc:
-                        yield f"{exc} (for {where})"
+                        yield str(exc), str(exc), where, 0
                         continue
                     if platform.max_length is not None:
                         length = platform.length(text)
                         if length > platform.max_length:
-                            yield (f"message is {length} characters, over the {platform.name} "
-                                   f"limit of {platform.max_length} (for {where})")
+                            yield (f"too long for {platform.name}",
+                                   f"message is {length} characters, over the {platform.name} "
+                                   f"limit of {platform.max_length}", where, length)

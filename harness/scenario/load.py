@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import Problem, ScenarioError
 from harness.scenario import checks
 from harness.scenario.model import Scenario
-from harness.scenario.yamlsafe import Located, load_file, load_text
+from harness.scenario.yamlsafe import Located, Path_, load_file, load_text
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -48,9 +48,17 @@ def check_located(located: Located) -> Scenario:
 
 def _translate(error: ValidationError, located: Located) -> list[Problem]:
     problems = []
+    missing: dict[Path_, Problem] = {}
+    suggested: set[Path_] = set()  # a misspelt key's hint already explains the missing field
+    # Errors from the members of a union (`str | int`, `'all' | list[str]`), by union place.
+    unions: dict[Path_, list[tuple[Path_, dict[str, Any]]]] = {}
     for item in error.errors(include_url=False):
-        path = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
+        loc = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
         kind = item["type"]
+        path, union_at, key_error = _data_path(loc, located.data, missing=kind == "missing")
+        if union_at is not None:
+            unions.setdefault(union_at, []).append((path, dict(item)))
+            continue
         if kind == "extra_forbidden":
             key = str(path[-1])
             allowed = _fields_at(path[:-1])
@@ -58,20 +66,69 @@ def _translate(error: ValidationError, located: Located) -> list[Problem]:
             message = f"unknown key {key!r}"
             if hint:
                 message += f" (did you mean {hint[0]!r}?)"
+                suggested.add((*path[:-1], hint[0]))
             elif allowed:
                 message += f" (expected one of: {', '.join(allowed)})"
             problems.append(located.problem(path, message, key=True))
             continue
         if kind == "missing":
-            message = "required field is missing"
-        else:
-            message = item["msg"].removeprefix("Value error, ")
-            if "input" in item and kind not in ("value_error", "assertion_error"):
-                value = item["input"]
-                if isinstance(value, (str, int, float, bool)) or value is None:
-                    message += f" (got {value!r})"
-        problems.append(located.problem(path, message))
+            missing[path] = located.problem(path, _message(dict(item)))
+            continue
+        problems.append(located.problem(path, _message(dict(item)), key=key_error))
+    problems += [problem for path, problem in missing.items() if path not in suggested]
+    for where, errors in unions.items():
+        # A member that accepted the value's shape and failed inside it says what is wrong;
+        # if every member refused the value outright, say so once, naming what would do.
+        inner = [(path, item) for path, item in errors if len(path) > len(where)]
+        if inner:
+            problems += [located.problem(path, _message(item)) for path, item in inner]
+            continue
+        wanted = list(dict.fromkeys(item["msg"].removeprefix("Input should be ")
+                                    for _, item in errors))
+        message = "Input should be " + " or ".join(wanted)
+        problems.append(located.problem(where, message + _got(errors[0][1])))
     return problems
+
+
+def _message(item: dict[str, Any]) -> str:
+    if item["type"] == "missing":
+        return "required field is missing"
+    message: str = item["msg"].removeprefix("Value error, ")
+    if item["type"] not in ("value_error", "assertion_error"):
+        message += _got(item)
+    return message
+
+
+def _got(item: dict[str, Any]) -> str:
+    value = item.get("input")
+    if "input" in item and (isinstance(value, (str, int, float, bool)) or value is None):
+        return f" (got {value!r})"
+    return ""
+
+
+def _data_path(loc: Path_, data: Any, *, missing: bool) -> tuple[Path_, Path_ | None, bool]:
+    """Split pydantic's error location into the path of the value in the data, where a union
+    is (if a union member failed: pydantic adds the member's name, e.g. ``'list[str]'``, which
+    is no key in the data), and whether the error is about a mapping key (``'[key]'``)."""
+    path: list[str | int] = []
+    union_at: Path_ | None = None
+    key_error = False
+    current = data
+    for position, part in enumerate(loc):
+        if part == "[key]":
+            key_error = True
+        elif isinstance(part, int):
+            path.append(part)
+            ok = isinstance(current, list) and 0 <= part < len(current)
+            current = current[part] if ok else None
+        elif isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif missing and position == len(loc) - 1:
+            path.append(part)
+        elif union_at is None:
+            union_at = tuple(path)
+    return tuple(path), union_at, key_error
 
 
 def _fields_at(path: tuple[str | int, ...]) -> list[str]:

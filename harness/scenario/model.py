@@ -26,6 +26,11 @@ WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 AT_THEN_NAME: tuple[MentionMode, ...] = ("at", "name")
 
 
+def _clock(value: time) -> str:
+    """A time of day as written in scenarios (``time.max`` is ``24:00``)."""
+    return "24:00" if value == time.max else f"{value:%H:%M}"
+
+
 class Model(BaseModel):
     """Base for all scenario sections: unknown keys are errors, values are immutable."""
 
@@ -57,7 +62,8 @@ class BusinessHours(Model):
     @model_validator(mode="after")
     def _open_before_close(self) -> BusinessHours:
         if self.open >= self.close:
-            raise ValueError(f"open ({self.open:%H:%M}) must be before close ({self.close:%H:%M})")
+            raise ValueError(f"open ({_clock(self.open)}) must be before close "
+                             f"({_clock(self.close)})")
         return self
 
 
@@ -177,7 +183,7 @@ class SendWindow(Model):
     def _start_before_end(self) -> SendWindow:
         if self.start >= self.end:
             raise ValueError(
-                f"start ({self.start:%H:%M}) must be before end ({self.end:%H:%M})")
+                f"start ({_clock(self.start)}) must be before end ({_clock(self.end)})")
         return self
 
 

@@ -11,13 +11,39 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from harness.platforms import PLATFORMS
 from harness.scenario.model import Brand, Channel, Persona
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                     keep_trailing_newline=False)
+MAX_BUILT_LENGTH = 100_000
+"""The longest string or list ``*`` may build in a template (messages are far shorter)."""
+_MAX_POWER_BITS = 4096
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, where ``'x' * 10**9`` and ``9 ** 10**9`` are refused too
+    instead of taking the validator's memory and time."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for items, count in ((left, right), (right, left)):
+                if isinstance(items, (str, list, tuple)) and isinstance(count, int):
+                    size = len(items) * count
+                    if size > MAX_BUILT_LENGTH:
+                        raise SecurityError(f"'*' would build {size:,} items (at most "
+                                            f"{MAX_BUILT_LENGTH:,} allowed)")
+        elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
+              and abs(left) > 1 and right * abs(left).bit_length() > _MAX_POWER_BITS):
+            raise SecurityError("'**' would build a number too large to write")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 class TemplateProblem(ValueError):

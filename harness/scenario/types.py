@@ -69,7 +69,7 @@ TimeOfDay = Annotated[
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
         raise ValueError(
             f"unknown time zone {value!r} (use an IANA name like 'Europe/Paris')") from None
     return value

@@ -72,8 +72,72 @@ def format_path(path: Path_) -> str:
     return text
 
 
+class _Refused(Exception):
+    """Raised while parsing, as soon as a document is too large or too deep to go on."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader whose scalars we construct ourselves (see :func:`_walk`)."""
+    """A SafeLoader whose scalars we construct ourselves (see :func:`_walk`).
+
+    Parsing stops early: after ``MAX_NODES`` values (a huge document is refused without
+    parsing all of it), and at more than ``MAX_DEPTH`` nested flow collections (``[[[...``:
+    the scanner's work per token grows with that nesting). Below ``MAX_DEPTH`` levels the
+    composer skips collections, leaving a placeholder the walker reports (the composer is
+    recursive: a deeply nested file would otherwise exhaust Python's recursion limit).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.values = 0
+
+    def _count(self) -> None:
+        self.values += 1
+        if self.values > MAX_NODES:
+            raise _Refused(self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                           f"document has more than {MAX_NODES:,} values (too large)")
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(self.get_mark(), f"nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if parent is None or index is not None:  # mapping keys (index None) are not values
+            self._count()
+        if self.depth > MAX_DEPTH and self.check_event(yaml.SequenceStartEvent,
+                                                       yaml.MappingStartEvent):
+            return self._skip_collection()
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _skip_collection(self) -> yaml.Node:
+        """Consume one collection without composing it; return a null placeholder."""
+        first = self.peek_event()  # type: ignore[no-untyped-call]
+        placeholder = yaml.ScalarNode("tag:yaml.org,2002:null", "", first.start_mark,
+                                      first.end_mark)
+        level = 0
+        while True:
+            event = self.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                level -= 1
+                if level == 0:
+                    return placeholder
+                continue
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                level += 1
+            if not isinstance(event, yaml.AliasEvent) and event.anchor is not None:
+                self.anchors[event.anchor] = placeholder  # aliases into it stay defined
+            if event is not first:
+                self._count()
 
 
 def load_text(text: str, file: str) -> Located:
@@ -82,9 +146,19 @@ def load_text(text: str, file: str) -> Located:
         raise ScenarioError(
             [Problem(file, 1, 1, "", f"file is larger than {MAX_FILE_BYTES:,} bytes")]
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader checks every character here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        raise ScenarioError([Problem(
+            file, line, column, "", f"character U+{exc.character:04X} is not allowed in YAML "
+            "text (write it as an escape in a double-quoted string)")]) from None
     try:
         node = loader.get_single_node()
+    except _Refused as exc:
+        raise ScenarioError([Problem(file, exc.mark.line + 1, exc.mark.column + 1, "",
+                                     exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -115,9 +189,14 @@ def load_file(path: Path) -> Located:
             raise ScenarioError(
                 [Problem(name, 1, 1, "", f"file is larger than {MAX_FILE_BYTES:,} bytes")]
             )
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem(name, 1, 1, "", f"not UTF-8 text: {exc.reason}")]) from None
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise ScenarioError(
+            [Problem(name, line, column, "", f"not UTF-8 text: {exc.reason}")]) from None
     except OSError as exc:
         raise ScenarioError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     return load_text(text, name)
@@ -186,7 +265,13 @@ class _Walker:
         ):
             return node.value  # YAML 1.1 base-60: `17:30` is a time of day here, not 1050
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             self._problem(node, path, f"bad value {node.value!r}: {exc}")
             return None
+        if isinstance(value, str):
+            bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+            if bad is not None:  # from an escape like "\ud800": not encodable, not text
+                self._problem(node, path, f"{bad!r} is a lone surrogate, not a character")
+                return None
+        return value
