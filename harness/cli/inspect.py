@@ -112,6 +112,7 @@ def status(args: argparse.Namespace) -> int:
         meta = store.meta()
         results = from_store(store)
         unsettled = [s for s in store.sends() if s.state in ("uncertain", "intended")]
+        last = store.last_activity()
     zone = ZoneInfo(meta["timezone"])
     states = Counter(o.status for o in results)
     pending = [o for o in results if o.status in ("planned", "retrying")]
@@ -132,11 +133,8 @@ def status(args: argparse.Namespace) -> int:
         f"next due:   {next_due.astimezone(zone).isoformat() if next_due else '-'}",
     ]
     lines += [f"  {s.probe_id} step {s.step}: {s.error or s.state}" for s in unsettled[:20]]
-    if "clock" in meta:
-        clock = meta["clock"]
-        from datetime import datetime
-
-        lines.append(f"clock:      {datetime.fromisoformat(clock).astimezone(zone).isoformat()}")
+    if last is not None:
+        lines.append(f"last act:   {last.astimezone(zone).isoformat()}")
     print("\n".join(lines))
     return 0
 

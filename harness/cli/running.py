@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,23 +83,29 @@ def _simulate(args: argparse.Namespace) -> RunResult:
 
 
 def simulate(scenario: Scenario, folder: Path, *, source: str = "", source_name: str = "",
-             quiet: bool = True) -> RunResult:
-    """Run ``scenario`` in ``folder`` on simulated channels and a virtual clock."""
+             quiet: bool = True, adapter: type[ChannelAdapter] | None = None,
+             on_runner: Callable[[Runner], None] | None = None) -> RunResult:
+    """Run ``scenario`` in ``folder`` on simulated channels and a virtual clock.
+
+    ``adapter`` replaces the simulated adapter class (tests use subclasses that fail on
+    purpose); ``on_runner`` sees the runner before it starts (to add listeners).
+    """
     with RunFolder(folder) as run_folder:
         store = open_run(run_folder, scenario, source, source_name, durable=False)
         try:
             meta = store.meta()
-            probes_start = store.probes()[0].scheduled_at
-            clock = VirtualClock(datetime.fromisoformat(meta["clock"]) if "clock" in meta
-                                 else probes_start)
+            start = store.last_activity() or store.first_scheduled_at()
+            assert start is not None  # a plan always has probes
+            clock = VirtualClock(start)
             if "finished_at" in meta:
                 return _result(store, folder, finished=True, already=True)
-            channels = build_channels(scenario, clock, folder, simulate=True)
+            channels = build_channels(scenario, clock, folder,
+                                      adapter=adapter or get_adapter("simulated"))
             try:
-                finished = _drive(store, scenario, channels, clock, quiet)
+                finished = _drive(store, scenario, channels, clock, quiet, on_runner)
             finally:
-                for adapter in channels.values():
-                    adapter.close()
+                for channel in channels.values():
+                    channel.close()
             return _result(store, folder, finished=finished, already=False)
         finally:
             store.close()
@@ -143,26 +150,25 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
 
 
 def build_channels(scenario: Scenario, clock: Clock, folder: Path, *,
-                   simulate: bool) -> dict[str, ChannelAdapter]:
-    """One adapter per scenario channel (all simulated when ``simulate``)."""
+                   adapter: type[ChannelAdapter] | None = None) -> dict[str, ChannelAdapter]:
+    """One adapter per scenario channel: its own, or ``adapter`` for every channel."""
     context = ChannelContext(clock=clock, state_dir=folder, seed=scenario.seed,
                              personas=scenario.personas, brands=scenario.brands,
                              timezone=scenario.timezone)
-    channels = {}
-    for channel in scenario.channels:
-        adapter = get_adapter("simulated" if simulate else channel.adapter)
-        channels[channel.id] = adapter(channel, context)
-    return channels
+    return {channel.id: (adapter or get_adapter(channel.adapter))(channel, context)
+            for channel in scenario.channels}
 
 
 def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter], clock: Clock,
-           quiet: bool) -> bool:
+           quiet: bool, on_runner: Callable[[Runner], None] | None) -> bool:
     from harness.cli.output import Progress
 
     events = RunnerEvents()
     runner = Runner(store, channels, clock, Roster.from_scenario(scenario),
                     window=scenario.schedule.observation_window,
                     poll_every={c.id: c.poll_every for c in scenario.channels}, events=events)
+    if on_runner is not None:
+        on_runner(runner)
     progress = None
     if not quiet:
         progress = Progress(ZoneInfo(scenario.timezone), len(runner.probes))
@@ -179,7 +185,7 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
         if progress:
             progress.done()
     if finished:
-        store.set_meta("finished_at", clock.now().isoformat(), clock.now())
+        store.set_meta("finished_at", clock.now().isoformat())
     return finished
 
 

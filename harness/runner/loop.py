@@ -9,6 +9,10 @@ Crash safety: a send is committed as *intended* before the platform is called an
 against the platform where it can say (``find_post``) and otherwise marked *uncertain*; they are
 never blindly sent again. Replies are committed with the cursor that produced them, in one
 transaction. All of the runner's state is rebuilt from the store, so a rerun resumes exactly.
+
+Writes are gathered in a batch and committed together: always before a send (the intents) and
+before the loop waits in real time. On a virtual clock, waiting takes no time, so outcomes,
+replies and closes ride along with the next pass's intents: one commit per pass that sends.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from harness.plan.probe import Probe
 from harness.runner.events import RunnerEvents
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
-from harness.store.records import ReplyRecord, SendRecord
+from harness.store.records import ReplyRecord, SendRecord, WriteBatch
 from harness.store.sqlite import Store
 
 MAX_ATTEMPTS = 6
@@ -88,6 +92,7 @@ class Runner:
         self.probes = store.probes()
         self.by_id = {p.probe_id: p for p in self.probes}
         self.stats = RunStats(planned=len(self.probes))
+        self._batch = WriteBatch()
         self._load()
 
     # -- state, rebuilt from the store ---------------------------------------------------------
@@ -154,8 +159,12 @@ class Runner:
             self.events.tick.fire(now=now, stats=self.stats)
             upcoming = self._next_event(now)
             if upcoming is None:
+                self.store.write(self._batch)
                 return True
+            if not self.clock.is_virtual:
+                self.store.write(self._batch)
             self.clock.sleep_until(upcoming)
+        self.store.write(self._batch)
         return False
 
     def finished(self) -> bool:
@@ -193,7 +202,8 @@ class Runner:
                                                 "sent_at": post.created_at,
                                                 "platform_id": post.platform_id, "error": None})
             settled.append(outcome)
-        self.store.record_outcomes(settled, now)
+        self._batch.outcomes.extend(settled)
+        self.store.write(self._batch)
         for outcome in settled:
             self._record_outcome(outcome)
 
@@ -232,12 +242,13 @@ class Runner:
             attempt = previous.attempt + 1 if previous else 1
             intents.append(SendRecord(probe.probe_id, step, attempt, "intended", now, None, None,
                                       in_reply_to, text))
-        self.store.record_intents(intents, now)
+        self._batch.intents.extend(intents)
+        self.store.write(self._batch)  # intents are durable before anything is sent
         for record in intents:
             self.attempts[(record.probe_id, record.step)] = record
             self.retries.pop((record.probe_id, record.step), None)
         outcomes = [self._send_one(record, now) for record in intents]
-        self.store.record_outcomes(outcomes, now)
+        self._batch.outcomes.extend(outcomes)
         for outcome in outcomes:
             self._record_outcome(outcome)
 
@@ -342,7 +353,7 @@ class Runner:
             state.polled_at = now
             return
         records = [self._reply_record(name, reply, now) for reply in result.replies]
-        self.store.record_poll(name, records, result.cursor, now)
+        self._batch.polls.append((name, records, result.cursor, now))
         state.cursor, state.polled_at, state.failures = result.cursor, now, 0
         for record in records:
             self.stats.replies += 1
@@ -388,7 +399,7 @@ class Runner:
             heapq.heappop(self._open_heap)
             closing.append(pid)
         if closing:
-            self.store.close_probes(closing, now)
+            self._batch.closes.extend((pid, now) for pid in closing)
             for pid in closing:
                 self.closed[pid] = now
                 self.chan[self.by_id[pid].channel].waiting.discard(pid)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -41,3 +41,21 @@ class ReplyRecord:
     received_at: datetime
     in_reply_to: str | None
     raw: str
+
+
+@dataclass
+class WriteBatch:
+    """Writes to commit together in one transaction (see ``Store.write``)."""
+
+    outcomes: list[SendRecord] = field(default_factory=list)
+    polls: list[tuple[str, list[ReplyRecord], str | None, datetime]] = field(
+        default_factory=list)
+    closes: list[tuple[str, datetime]] = field(default_factory=list)
+    intents: list[SendRecord] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.outcomes or self.polls or self.closes or self.intents)
+
+    def clear(self) -> None:
+        """Empty the batch (after it was committed)."""
+        self.outcomes, self.polls, self.closes, self.intents = [], [], [], []

@@ -1,7 +1,7 @@
 """The embedded store: one SQLite file per run, in WAL mode.
 
-Each write method is one transaction, and every transaction also records the runner's clock,
-so a resumed simulated run continues from the exact moment the last commit saw. Live runs
+The runner's writes go through :meth:`Store.write`, one transaction per batch; a resumed
+simulated run continues from the last moment the store saw the runner act. Live runs
 commit with ``synchronous=FULL`` (durable across power loss); simulated runs use ``NORMAL``,
 which in WAL mode survives a killed process (the crash a simulation guards against) at a
 fraction of the cost.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.errors import RunFolderError
 from harness.plan.probe import FollowUpStep, Probe
-from harness.store.records import ReplyRecord, SendRecord
+from harness.store.records import ReplyRecord, SendRecord, WriteBatch
 
 SCHEMA_VERSION = 1
 STORE_FILE = "run.sqlite"
@@ -91,19 +91,61 @@ class Store:
         self.db.close()
 
     @contextmanager
-    def transaction(self, clock: datetime | None = None) -> Iterator[sqlite3.Connection]:
-        """One atomic unit; also records the runner's ``clock`` if given."""
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
-            if clock is not None:
-                self.db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('clock', ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_ts(clock),))
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def write(self, batch: WriteBatch) -> None:
+        """Commit everything in ``batch`` in one transaction, in this order: outcomes of
+        earlier sends, polls (replies with the cursor that produced them), closes, and the
+        intents of sends about to be made."""
+        if not batch:
+            return
+        with self.transaction() as db:
+            if batch.outcomes:
+                db.executemany(
+                    "UPDATE sends SET state = ?, sent_at = ?, platform_id = ?, error = ?,"
+                    " retry_at = ? WHERE probe_id = ? AND step = ? AND attempt = ?",
+                    [(s.state, _ts(s.sent_at), s.platform_id, s.error, _ts(s.retry_at),
+                      s.probe_id, s.step, s.attempt) for s in batch.outcomes])
+            for channel, replies, cursor, polled_at in batch.polls:
+                db.executemany(
+                    "INSERT INTO replies (channel, platform_id, probe_id, step, matched_by,"
+                    " author, from_brand, kind, automated, text, created_at, received_at,"
+                    " in_reply_to, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (channel, platform_id) DO NOTHING",
+                    [(r.channel, r.platform_id, r.probe_id, r.step, r.matched_by, r.author,
+                      int(r.from_brand), r.kind, int(r.automated), r.text, _ts(r.created_at),
+                      _ts(r.received_at), r.in_reply_to, r.raw) for r in replies])
+                db.execute(
+                    "INSERT INTO cursors (channel, cursor, polled_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor,"
+                    " polled_at = excluded.polled_at", (channel, cursor, _ts(polled_at)))
+            if batch.closes:
+                db.executemany("UPDATE probes SET closed_at = ? WHERE probe_id = ?",
+                               [(_ts(at), pid) for pid, at in batch.closes])
+            if batch.intents:
+                db.executemany(
+                    "INSERT INTO sends (probe_id, step, attempt, state, intended_at,"
+                    " in_reply_to, text) VALUES (?, ?, ?, 'intended', ?, ?, ?)",
+                    [(s.probe_id, s.step, s.attempt, _ts(s.intended_at), s.in_reply_to, s.text)
+                     for s in batch.intents])
+        batch.clear()
+
+    def last_activity(self) -> datetime | None:
+        """The latest moment the runner recorded acting at (a send intended, a poll, a
+        close): where a resumed virtual clock starts."""
+        row = self.db.execute(
+            "SELECT MAX(t) FROM (SELECT MAX(intended_at) AS t FROM sends"
+            " UNION ALL SELECT MAX(polled_at) FROM cursors"
+            " UNION ALL SELECT MAX(closed_at) FROM probes) AS times").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     # -- meta ------------------------------------------------------------------------------
 
@@ -111,13 +153,18 @@ class Store:
         """All metadata: scenario name, hash and snapshot, seed, clock, finished_at..."""
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
 
-    def set_meta(self, key: str, value: str, clock: datetime | None = None) -> None:
+    def set_meta(self, key: str, value: str) -> None:
         """Set one metadata value."""
-        with self.transaction(clock):
+        with self.transaction():
             self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
                             " DO UPDATE SET value = excluded.value", (key, value))
 
     # -- the plan --------------------------------------------------------------------------
+
+    def first_scheduled_at(self) -> datetime | None:
+        """When the first probe is due."""
+        row = self.db.execute("SELECT MIN(scheduled_at) FROM probes").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def probes(self) -> list[Probe]:
         """The plan, in send order."""
@@ -137,31 +184,7 @@ class Store:
         return {pid: datetime.fromisoformat(at) for pid, at in self.db.execute(
             "SELECT probe_id, closed_at FROM probes WHERE closed_at IS NOT NULL")}
 
-    def close_probes(self, probe_ids: Iterable[str], at: datetime) -> None:
-        """Mark probes whose observation window has ended."""
-        with self.transaction(at):
-            self.db.executemany("UPDATE probes SET closed_at = ? WHERE probe_id = ?",
-                                [(_ts(at), pid) for pid in probe_ids])
-
     # -- sends -----------------------------------------------------------------------------
-
-    def record_intents(self, sends: Sequence[SendRecord], clock: datetime) -> None:
-        """Write send attempts as 'intended', before the platform is called."""
-        with self.transaction(clock):
-            self.db.executemany(
-                "INSERT INTO sends (probe_id, step, attempt, state, intended_at, in_reply_to,"
-                " text) VALUES (?, ?, ?, 'intended', ?, ?, ?)",
-                [(s.probe_id, s.step, s.attempt, _ts(s.intended_at), s.in_reply_to, s.text)
-                 for s in sends])
-
-    def record_outcomes(self, sends: Sequence[SendRecord], clock: datetime) -> None:
-        """Write what happened to attempts: sent (with platform id and time), failed..."""
-        with self.transaction(clock):
-            self.db.executemany(
-                "UPDATE sends SET state = ?, sent_at = ?, platform_id = ?, error = ?, retry_at = ?"
-                " WHERE probe_id = ? AND step = ? AND attempt = ?",
-                [(s.state, _ts(s.sent_at), s.platform_id, s.error, _ts(s.retry_at), s.probe_id,
-                  s.step, s.attempt) for s in sends])
 
     def sends(self) -> list[SendRecord]:
         """Every send attempt, in the order they were intended."""
@@ -173,23 +196,6 @@ class Store:
                            r[6], r[7], r[8], r[9], _dt(r[10])) for r in rows]
 
     # -- replies and cursors -----------------------------------------------------------------
-
-    def record_poll(self, channel: str, replies: Sequence[ReplyRecord], cursor: str | None,
-                    polled_at: datetime) -> None:
-        """Store replies and the cursor that produced them, atomically."""
-        with self.transaction(polled_at):
-            self.db.executemany(
-                "INSERT INTO replies (channel, platform_id, probe_id, step, matched_by, author,"
-                " from_brand, kind, automated, text, created_at, received_at, in_reply_to, raw)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (channel, platform_id) DO NOTHING",
-                [(r.channel, r.platform_id, r.probe_id, r.step, r.matched_by, r.author,
-                  int(r.from_brand), r.kind, int(r.automated), r.text, _ts(r.created_at),
-                  _ts(r.received_at), r.in_reply_to, r.raw) for r in replies])
-            self.db.execute(
-                "INSERT INTO cursors (channel, cursor, polled_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor,"
-                " polled_at = excluded.polled_at", (channel, cursor, _ts(polled_at)))
 
     def replies(self) -> list[ReplyRecord]:
         """Every stored reply, oldest first."""
