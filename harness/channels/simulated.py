@@ -43,6 +43,7 @@ class SimulatedChannel(ChannelAdapter):
         names = {persona.id: persona.name for persona in context.personas}
         journal = context.state_dir / f"simulated-{config.id}.jsonl"
         self.sim = SimulatedPlatform(journal, behaviours, authors, names)
+        self._last_cursor: tuple[str, datetime] = ("", datetime.min)
 
     def send(self, message: OutgoingMessage) -> SentPost:
         now = self.context.clock.now()
@@ -64,7 +65,7 @@ class SimulatedChannel(ChannelAdapter):
 
     def poll(self, cursor: str | None) -> PollResult:
         now = self.context.clock.now()
-        after = datetime.fromisoformat(cursor) if cursor else None
+        after = self._parse(cursor)
         replies = [
             IncomingReply(
                 platform_id=event.platform_id, created_at=event.created_at, author=event.author,
@@ -80,7 +81,14 @@ class SimulatedChannel(ChannelAdapter):
         return PollResult(replies, now.isoformat())
 
     def next_activity(self, cursor: str | None) -> datetime | None:
-        return self.sim.next_event_after(datetime.fromisoformat(cursor) if cursor else None)
+        return self.sim.next_event_after(self._parse(cursor))
+
+    def _parse(self, cursor: str | None) -> datetime | None:
+        if cursor is None:
+            return None
+        if cursor != self._last_cursor[0]:  # the runner asks often about the same cursor
+            self._last_cursor = (cursor, datetime.fromisoformat(cursor))
+        return self._last_cursor[1]
 
     def close(self) -> None:
         self.sim.close()

@@ -41,6 +41,7 @@ from harness.runner.roster import Roster
 from harness.store.records import ReplyRecord, SendRecord, WriteBatch
 from harness.store.sqlite import Store
 
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 MAX_ATTEMPTS = 6
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
@@ -370,7 +371,7 @@ class Runner:
             from_brand=match.from_brand, kind=reply.kind, automated=reply.automated,
             text=reply.text, created_at=reply.created_at, received_at=now,
             in_reply_to=reply.in_reply_to,
-            raw=json.dumps(dict(reply.raw), ensure_ascii=False, default=str))
+            raw=_RAW_ENCODER.encode(dict(reply.raw)))
 
     def _maybe_follow_up(self, reply: ReplyRecord) -> None:
         """After the brand's first public answer to a step, schedule the next step, if any."""

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from harness.channels.sim.behaviour import BrandBehaviour, Stimulus
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
 
 @dataclass(frozen=True)
 class Post:
@@ -78,7 +80,7 @@ class SimulatedPlatform:
     def post(self, post: Post) -> Post:
         """Publish ``post`` (journal first, like a server's commit) and schedule reactions."""
         record = {**post.__dict__, "created_at": post.created_at.isoformat()}
-        os.write(self._fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        os.write(self._fd, (_ENCODER.encode(record) + "\n").encode("utf-8"))
         self._accept(post)
         return post
 
