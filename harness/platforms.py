@@ -12,6 +12,8 @@ _URL = re.compile(r"https?://\S+")
 
 def x_length(text: str) -> int:
     """Length as X counts it: URLs count 23, most non-Latin characters count 2."""
+    if text.isascii() and "://" not in text:
+        return len(text)  # every ASCII character counts 1
     text = unicodedata.normalize("NFC", text)
     length = 0
     for match_or_text in _URL.split(text):

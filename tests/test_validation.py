@@ -469,7 +469,7 @@ def test_hashtag_mention_for_a_brand_without_hashtag() -> None:
     problem = only_problem(text)
     assert problem.path == "categories[0].templates[0]"
     assert problem.message.startswith(
-        "brand 'acme' has no hashtag for mention mode 'hashtag' (for persona 'ana'")
+        "brand 'acme' has no hashtag for mention mode 'hashtag' (for brand 'acme'")
 
 
 def test_one_line_per_template_problem_however_many_cases_fail() -> None:
@@ -480,8 +480,9 @@ def test_one_line_per_template_problem_however_many_cases_fail() -> None:
     problems = problems_of(text)
     assert [p.path for p in problems] == ["categories[0].templates[0]",
                                           "categories[0].templates[1]"]
-    # 2 personas x 2 brands x 2 mention modes = 8 cases each
-    assert problems[0].message.endswith("and 7 more cases)")
+    # the templates do not read `persona`, so 2 brands x 2 mention modes = 4 cases each
+    assert problems[0].message.endswith("and 3 more cases)")
+    assert "persona" not in problems[0].message
     assert "'nope' is undefined" in problems[1].message
 
 
@@ -511,8 +512,8 @@ def test_message_length_limits(platform: str, template: str, too_long: bool) -> 
         return
     problem = only_problem(text)
     assert problem.path == "categories[0].templates[0]"
-    assert re.fullmatch(r"message is \d+ characters, over the x limit of 280 \(for persona "
-                        r"'ana', brand 'acme', mention 'at', and 1 more case\)", problem.message)
+    assert re.fullmatch(r"message is \d+ characters, over the x limit of 280 \(for "
+                        r"brand 'acme', mention 'at', and 1 more case\)", problem.message)
 
 
 def test_too_long_reports_the_longest_case() -> None:
@@ -520,8 +521,8 @@ def test_too_long_reports_the_longest_case() -> None:
     text = edit("    name: Acme", "    name: Acme Customer Care Incorporated")
     text = edit("when do you open?", "a" * 275, text)
     problem = only_problem(text)
-    assert problem.message == ("message is 311 characters, over the x limit of 280 (for persona "
-                               "'ana', brand 'acme', mention 'name', and 1 more case)")
+    assert problem.message == ("message is 311 characters, over the x limit of 280 (for "
+                               "brand 'acme', mention 'name', and 1 more case)")
 
 
 # Secrets: only as {env: VARIABLE_NAME}.

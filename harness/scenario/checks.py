@@ -237,15 +237,19 @@ def _render_all(scenario: Scenario, category_id: str, label: str, source: str,
     """``(reason, message, where, weight)`` for each failing persona x brand x mention: the
     same reason is the same problem; of its cases, the heaviest (longest) is worth showing."""
     personas = {p.id: p for p in scenario.personas}
+    # A template that never reads `persona` renders the same for all of them: try one.
+    one_persona = "persona" not in templates.variables_used(source)
     for channel in scenario.channels:
         platform = PLATFORMS[channel.platform or "other"]
-        persona_ids = personas_for_channel(scenario, channel)
+        persona_ids = personas_for_channel(scenario, channel)[: 1 if one_persona else None]
         for brand in scenario.brands:
             if channel.brands != "all" and brand.id not in channel.brands:
                 continue
             for mode in modes:
                 for persona_id in persona_ids:
-                    where = f"persona {persona_id!r}, brand {brand.id!r}, mention {mode!r}"
+                    where = f"brand {brand.id!r}, mention {mode!r}"
+                    if not one_persona:
+                        where = f"persona {persona_id!r}, {where}"
                     try:
                         variables = templates.context(personas[persona_id], brand, channel,
                                                       mode, category_id, label)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -57,6 +57,12 @@ def compile_template(source: str) -> Template:
         return _ENV.from_string(source)
     except TemplateError as exc:
         raise TemplateProblem(f"template syntax error: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def variables_used(source: str) -> frozenset[str]:
+    """The top-level variables a (compilable) template reads, e.g. ``{"mention", "brand"}``."""
+    return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
 
 
 def mention_text(brand: Brand, channel: Channel, mode: str) -> str:
