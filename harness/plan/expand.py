@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,9 +53,9 @@ def build_plan(scenario: Scenario) -> list[Probe]:
         brand_channels = channels_for_brand(scenario, brand.id)
         slots: list[_Slot] = []
         occurrences: dict[str, int] = {}
+        time_rng = random.Random(f"{seed}:time:{brand.id}")
         for d_pos, (week, day) in enumerate(dates):
-            day_rng = random.Random(f"{seed}:time:{brand.id}:{day.isoformat()}")
-            times = sorted(send_time(day_rng, day, schedule.send_window.start,
+            times = sorted(send_time(time_rng, day, schedule.send_window.start,
                                      schedule.send_window.end, zone) for _ in range(per_day))
             for k, moment in enumerate(times):
                 number = d_pos * per_day + k
@@ -81,8 +82,7 @@ def build_plan(scenario: Scenario) -> list[Probe]:
             variables = templates.context(personas[assigned[i]], brand, slot.channel, mention,
                                           category.id, category.label)
             follow_ups = tuple(
-                FollowUpStep(int(step.after.total_seconds()),
-                             templates.render(step.template, variables))
+                FollowUpStep(int(step.after.total_seconds()), _render(step.template, variables))
                 for step in category.follow_up
             )
             drafts.append((slot.moment, b_pos, slot.k, {
@@ -90,11 +90,23 @@ def build_plan(scenario: Scenario) -> list[Probe]:
                 "channel": slot.channel.id, "category": category.id, "mention": mention,
                 "week": slot.week + 1, "day": slot.day_number + 1,
                 "probe_id": f"{slot.day.isoformat()}-{brand.id}-{slot.k + 1}",
-                "text": templates.render(template, variables), "follow_ups": follow_ups,
+                "text": _render(template, variables), "follow_ups": follow_ups,
             }))
     drafts.sort(key=lambda d: (d[0], d[1], d[2]))
     return [Probe(seq=seq, scheduled_at=moment, **fields)
             for seq, (moment, _, _, fields) in enumerate(drafts)]
+
+
+def _render(source: str, variables: dict[str, Any]) -> str:
+    """Render a template; one that reads no variables is rendered once and reused."""
+    if templates.variables_used(source):
+        return templates.render(source, variables)
+    return _constant(source)
+
+
+@lru_cache(maxsize=1024)
+def _constant(source: str) -> str:
+    return templates.render(source, {})
 
 
 @dataclass(frozen=True)
