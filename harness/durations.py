@@ -33,3 +33,14 @@ def format_duration(value: timedelta | float) -> str:
     if minutes:
         return f"{sign}{minutes}m {secs:02d}s"
     return f"{sign}{secs}s"
+
+
+def compact_duration(value: timedelta) -> str:
+    """The shortest scenario spelling: ``'7d'``, ``'1h30m'``, ``'90s'`` -> ``'1m30s'``."""
+    seconds = round(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"

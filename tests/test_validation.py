@@ -781,3 +781,26 @@ def test_three_cross_section_problems_give_three_lines() -> None:
     problems = problems_of(text)
     assert [p.path for p in problems] == ["categories[1].id", "channels[0].personas[1]",
                                           "channels[0].settings.api_key"]
+
+
+def test_a_brand_needs_a_handle_on_every_channel_that_serves_it() -> None:
+    from .conftest import SMALL
+
+    text = SMALL.replace('    handles: {x: ["@MuteInc"]}\n', "")
+    problem = only_problem(text)
+    assert problem.path == "brands[2].handles"
+    assert "no handle on channel 'x'" in problem.message
+
+
+def test_keys_written_beside_a_merge_key_override_the_merged_ones() -> None:
+    from .conftest import SMALL
+
+    text = SMALL.replace("\nbrands:\n", "\nx-fast: &fast {median: 10m, spread: 0.5}\nbrands:\n")
+    text = text.replace("latency: {median: 10m, spread: 0.5}",
+                        "latency: {<<: *fast, spread: 0.9}")
+    scenario = load_scenario_text(text, "s.yaml")
+    latency = scenario.brands[0].simulate.latency
+    assert (latency.median.total_seconds(), latency.spread) == (600, 0.9)
+    twice = text.replace("{<<: *fast, spread: 0.9}", "{<<: *fast, spread: 0.9, spread: 1}")
+    problem = only_problem(twice)
+    assert problem.message == "duplicate key 'spread'"

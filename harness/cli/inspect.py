@@ -82,12 +82,9 @@ def _balance_text(name: str, counts: dict[str, dict[str, int]]) -> str:
 
 def schema(args: argparse.Namespace) -> int:
     """Print the scenario JSON Schema."""
-    from harness.scenario.model import Scenario
+    from harness.scenario.schema import scenario_schema
 
-    document = Scenario.model_json_schema()
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "shopper scenario"
-    json.dump(document, sys.stdout, indent=2)
+    json.dump(scenario_schema(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 

@@ -166,6 +166,10 @@ def _references(scenario: Scenario, report: Report) -> None:
             if not personas_for_channel(scenario, channel):
                 report(("channels", scenario.channels.index(channel), "personas"),
                        f"no persona has an account on channel {channel.id!r}")
+            if not brand.handles.get(channel.id):
+                report(("brands", index, "handles"),
+                       f"brand {brand.id!r} has no handle on channel {channel.id!r}: its "
+                       "replies there could not be told from anyone else's")
 
 
 def channels_for_brand(scenario: Scenario, brand_id: str) -> list[Channel]:

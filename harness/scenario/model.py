@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from harness.scenario.types import (
     Duration,
@@ -119,7 +126,11 @@ class Brand(Model):
     id: Identifier
     name: str = Field(min_length=1)
     industry: str = Field(min_length=1)
-    handles: dict[str, list[str]] = Field(
+    handles: Annotated[dict[str, list[str]], WithJsonSchema({
+        "type": "object",
+        "additionalProperties": {"anyOf": [{"type": "string"},
+                                           {"type": "array", "items": {"type": "string"}}]},
+    })] = Field(
         default_factory=dict,
         description="Official handles per channel id; several allowed (main and care accounts).",
     )
@@ -226,7 +237,10 @@ class Scenario(Model):
     timezone: TimeZoneName = "UTC"
     personas: list[Persona] = Field(min_length=1)
     brands: list[Brand] = Field(min_length=1)
-    matchups: Annotated[list[list[str]] | None, BeforeValidator(_matchups)] = Field(
+    matchups: Annotated[list[list[str]] | None, BeforeValidator(_matchups), WithJsonSchema({
+        "anyOf": [{"const": "by_industry"},
+                  {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}],
+    })] = Field(
         None, description="'by_industry' (default) or explicit lists of brand ids.")
     categories: list[Category] = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from harness.durations import PATTERN as DURATION_PATTERN
-from harness.durations import parse_duration
+from harness.durations import compact_duration, parse_duration
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MENTION_MODES = ("at", "name", "hashtag")
@@ -40,7 +40,7 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
-    PlainSerializer(lambda d: f"{int(d.total_seconds())}s", return_type=str),
+    PlainSerializer(compact_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN,
                     "examples": ["90s", "15m", "2h30m", "7d"]}),
 ]

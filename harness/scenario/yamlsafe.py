@@ -22,6 +22,7 @@ MAX_NODES = 200_000
 
 Path_ = tuple[str | int, ...]
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _SAFE_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
@@ -236,28 +237,40 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
+        own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         try:
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys: merged pairs first
         except yaml.MarkedYAMLError as exc:
             self._problem(node, path, f"bad merge key: {exc.problem}")
             return None
+        merged_count = len(node.value) - own
+        # Keys written in this mapping override merged ones; of merged ones, the first merge
+        # listed wins (PyYAML puts it last). Only a key written twice here is a duplicate.
+        pairs: dict[str, tuple[yaml.Node, yaml.Node, bool]] = {}
+        for number, (key_node, value_node) in enumerate(node.value):
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if number >= merged_count and key in pairs and pairs[key][2]:
+                self._problem(key_node, (*path, key), f"duplicate key {key!r}")
+                continue
+            pairs[key] = (key_node, value_node, number >= merged_count)
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
-                self._problem(key_node, path, "mapping keys must be plain text")
-                continue
-            key = self._scalar(key_node, path)
-            if isinstance(key, (bool, int, float)) or key is None:
-                key = key_node.value  # `on:`, `1:` and `null:` are names here, not values
-            key = str(key)
+        for key, (key_node, value_node, _) in pairs.items():
             child = (*path, key)
-            if key in result:
-                self._problem(key_node, child, f"duplicate key {key!r}")
-                continue
             self.located.key_marks[child] = (key_node.start_mark.line + 1,
                                              key_node.start_mark.column + 1)
             result[key] = self.walk(value_node, child, depth + 1)
         return result
+
+    def _key(self, key_node: yaml.Node, path: Path_) -> str | None:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
+            self._problem(key_node, path, "mapping keys must be plain text")
+            return None
+        key = self._scalar(key_node, path)
+        if isinstance(key, (bool, int, float)) or key is None:
+            key = key_node.value  # `on:`, `1:` and `null:` are names here, not values
+        return str(key)
 
     def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         if node.style is None and ":" in node.value and node.tag in (
