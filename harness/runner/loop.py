@@ -318,9 +318,8 @@ class Runner:
         """When channel ``name`` should next be polled, or None if there is no need."""
         adapter, state = self.channels[name], self.chan[name]
         interval = self.poll_every[name]
-        if not state.waiting and not any(self.by_id[p].channel == name
-                                         for p, _ in self.follow_ups):
-            return None  # nothing open on this channel: nothing to wait for
+        if not state.waiting:
+            return None  # nothing open on this channel (follow-ups only go to open probes)
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)
             if activity is None:
