@@ -120,7 +120,7 @@ def test_race_prints_the_leaderboard_with_denominators(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     board = [line for line in lines if "/20" in line]
     assert len(board) == 14  # every brand, each with k/20
-    assert any("starbucks" in line and "0/20" in line for line in board)
+    assert any("Starbucks" in line and "0/20" in line for line in board)  # names, not ids
     assert any(line.startswith("at ") and "/140" in line for line in lines)
 
 

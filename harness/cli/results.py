@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from harness.analysis.leaderboard import group, leaderboard
@@ -25,12 +26,13 @@ def print_race(folder: Path) -> None:
     print(f"\n{meta.get('title') or meta['name']}")
     print(f"{responded} of {len(sent)} messages answered by the brand within the observation "
           f"window.\n")
+    names = {b["id"]: b["name"] for b in json.loads(meta["scenario_json"])["brands"]}
     rows: list[tuple[object, ...]] = []
     for rank, entry in enumerate(leaderboard(results), start=1):
         median = (f"{format_duration(entry.median_latency_s)} (n={entry.rate.k})"
                   if entry.median_latency_s is not None else "-")
         low, high = entry.rate.interval or (0.0, 0.0)
-        rows.append((rank, entry.key, f"{entry.rate.k}/{entry.rate.n}",
+        rows.append((rank, names.get(entry.key, entry.key), f"{entry.rate.k}/{entry.rate.n}",
                      f"{entry.rate.value or 0:.0%}", f"{low:.0%}-{high:.0%}", median))
     print(table(("#", "brand", "answered", "rate", "95% CI", "median time among replies"),
                 rows, "rlrrrl"))
