@@ -37,7 +37,7 @@ def group(outcomes: Iterable[Outcome], key: Callable[[Outcome], str]) -> list[Gr
 
 def leaderboard(outcomes: Iterable[Outcome]) -> list[GroupResult]:
     """Brands by response rate (highest first), ties broken by faster median reply."""
-    return sorted(group(outcomes, lambda o: o.brand),
+    return sorted(group(outcomes, lambda o: o.probe.brand),
                   key=lambda g: (-(g.rate.value or 0.0),
                                  g.median_latency_s if g.median_latency_s is not None
                                  else float("inf"), g.key))

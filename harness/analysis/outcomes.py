@@ -28,16 +28,7 @@ EXPORT_FIELDS = (
 class Outcome:
     """A probe and what became of it (the ``shopper export`` row)."""
 
-    probe_id: str
-    persona: str
-    brand: str
-    industry: str
-    channel: str
-    category: str
-    mention: str
-    week: int
-    day: int
-    scheduled_at: datetime
+    probe: Probe
     sent_at: datetime | None
     status: str
     first_reply_at: datetime | None
@@ -51,15 +42,15 @@ class Outcome:
     direct_message: bool
     email: bool
     follow_ups_sent: int
-    text: str
 
     def row(self, zone: tzinfo) -> dict[str, object]:
-        """The export record, times shown with their offset in ``zone``."""
-        record = asdict(self)
-        for key in ("scheduled_at", "sent_at", "first_reply_at"):
-            value = record[key]
+        """The export record (:data:`EXPORT_FIELDS`), times with their offset in ``zone``."""
+        record: dict[str, object] = {**self.probe.record(zone), **asdict(self)}
+        del record["probe"]
+        for key in ("sent_at", "first_reply_at"):
+            value = getattr(self, key)
             record[key] = value.astimezone(zone).isoformat() if value else None
-        return record
+        return {key: record[key] for key in EXPORT_FIELDS}
 
 
 def outcomes(probes: list[Probe], sends: list[SendRecord], replies: list[ReplyRecord],
@@ -89,10 +80,7 @@ def outcomes(probes: list[Probe], sends: list[SendRecord], replies: list[ReplyRe
             responded = first_reply.created_at <= sent_at + window
             late = not responded
         result.append(Outcome(
-            probe_id=probe.probe_id, persona=probe.persona, brand=probe.brand,
-            industry=probe.industry, channel=probe.channel, category=probe.category,
-            mention=probe.mention, week=probe.week, day=probe.day,
-            scheduled_at=probe.scheduled_at, sent_at=sent_at, status=status,
+            probe=probe, sent_at=sent_at, status=status,
             first_reply_at=first_reply.created_at if first_reply else None,
             first_reply_kind=first_reply.kind if first_reply else None,
             latency_s=latency, responded=responded, late=late, brand_replies=len(brand),
@@ -101,7 +89,6 @@ def outcomes(probes: list[Probe], sends: list[SendRecord], replies: list[ReplyRe
             direct_message=any(r.kind == "direct_message" for r in brand),
             email=any(r.kind == "email" for r in brand),
             follow_ups_sent=follow_ups[probe.probe_id],
-            text=probe.text,
         ))
     return result
 

@@ -113,7 +113,7 @@ def status(args: argparse.Namespace) -> int:
     zone = ZoneInfo(meta["timezone"])
     states = Counter(o.status for o in results)
     pending = [o for o in results if o.status in ("planned", "retrying")]
-    next_due = min((o.scheduled_at for o in pending), default=None)
+    next_due = min((o.probe.scheduled_at for o in pending), default=None)
     sent = sum(o.sent_at is not None for o in results)
     lines = [
         f"run:        {meta['name']} (seed {meta['seed']}, {meta.get('scenario_file', '')})",

@@ -38,7 +38,7 @@ def print_race(folder: Path) -> None:
                 rows, "rlrrrl"))
     print()
     rows = []
-    for entry in sorted(group(results, lambda o: o.mention), key=lambda g: g.key):
+    for entry in sorted(group(results, lambda o: o.probe.mention), key=lambda g: g.key):
         low, high = entry.rate.interval or (0.0, 0.0)
         rows.append((entry.key, f"{entry.rate.k}/{entry.rate.n}", f"{entry.rate.value or 0:.0%}",
                      f"{low:.0%}-{high:.0%}"))
