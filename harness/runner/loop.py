@@ -322,16 +322,20 @@ class Runner:
             return None  # nothing open on this channel (follow-ups only go to open probes)
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)
-            if activity is None:
-                return None
-            if state.polled_at is None:
-                return activity
-            steps = max(1, math.ceil((activity - state.polled_at) / interval))
-            return state.polled_at + steps * interval
+            return None if activity is None else self._on_grid(name, activity)
         moment = state.polled_at + interval if state.polled_at else self.clock.now()
         if state.blocked_until is not None:
             moment = max(moment, state.blocked_until)
         return moment
+
+    def _on_grid(self, name: str, moment: datetime) -> datetime:
+        """The first of channel ``name``'s poll ticks (every ``poll_every`` from its last
+        poll) after ``moment``; ``moment`` itself if it was never polled."""
+        polled_at = self.chan[name].polled_at
+        if polled_at is None:
+            return moment
+        steps = max(1, math.ceil((moment - polled_at) / self.poll_every[name]))
+        return polled_at + steps * self.poll_every[name]
 
     def _poll_due(self, now: datetime) -> None:
         for name in self.channels:
@@ -437,7 +441,9 @@ class Runner:
         while self._open_heap and self._open_heap[0][1] in self.closed:
             heapq.heappop(self._open_heap)
         if self._open_heap and self._open_heap[0][0] > now:
-            candidates.append(self._open_heap[0][0])  # a window ends; (else a poll is awaited)
+            # A window ends: close on the channel's next poll tick, as a live run would.
+            end, pid = self._open_heap[0]
+            candidates.append(self._on_grid(self.by_id[pid].channel, end))
         if not candidates:
             return None
         return max(min(candidates), now) if self.clock.is_virtual else min(candidates)
