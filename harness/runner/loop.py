@@ -21,20 +21,14 @@ import heapq
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from harness.channels.base import ChannelAdapter, IncomingReply, OutgoingMessage
 from harness.clock import Clock
-from harness.errors import (
-    AccessDenied,
-    AuthenticationFailed,
-    ChannelError,
-    NotConfigured,
-    RateLimited,
-    TransientError,
-)
+from harness.errors import ChannelError, RateLimited
 from harness.plan.probe import Probe
+from harness.runner import sending
 from harness.runner.events import RunnerEvents
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
@@ -42,16 +36,6 @@ from harness.store.records import ReplyRecord, SendRecord, WriteBatch
 from harness.store.sqlite import Store
 
 _RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
-MAX_ATTEMPTS = 6
-FIRST_BACKOFF = timedelta(minutes=1)
-MAX_BACKOFF = timedelta(hours=1)
-DONE_STATES = ("sent", "uncertain")
-
-
-def backoff(attempt: int) -> timedelta:
-    """How long to wait after the ``attempt``-th failure (1, 2, 4... minutes, at most 1 h)."""
-    delay: timedelta = FIRST_BACKOFF * 2 ** (attempt - 1)
-    return min(delay, MAX_BACKOFF)
 
 
 @dataclass
@@ -168,10 +152,6 @@ class Runner:
         self.store.write(self._batch)
         return False
 
-    def finished(self) -> bool:
-        """Whether nothing is left to send, poll or close."""
-        return self._next_event(self.clock.now()) is None
-
     # -- sending ----------------------------------------------------------------------------
 
     def _reconcile(self) -> None:
@@ -184,24 +164,18 @@ class Runner:
         for record in pending:
             probe = self.by_id[record.probe_id]
             adapter = self.channels[probe.channel]
-            outcome = SendRecord(**{**record.__dict__, "state": "uncertain",
-                                    "error": "interrupted; the platform cannot say if it posted"})
+            outcome = sending.failed(record, "interrupted; the platform cannot say if it "
+                                     "posted", None, "uncertain")
             if adapter.can_find_posts:
                 try:
                     post = adapter.find_post(self._message(probe, record.step, record.text,
                                                            record.in_reply_to))
                 except ChannelError as exc:
-                    post, outcome = None, SendRecord(**{**outcome.__dict__,
-                                                        "error": f"interrupted; lookup: {exc}"})
+                    outcome = replace(outcome, error=f"interrupted; lookup failed: {exc}")
                 else:
-                    if post is None:
-                        outcome = SendRecord(**{**record.__dict__, "state": "not_sent",
-                                                "error": "interrupted before posting",
-                                                "retry_at": now})
-                    else:
-                        outcome = SendRecord(**{**record.__dict__, "state": "sent",
-                                                "sent_at": post.created_at,
-                                                "platform_id": post.platform_id, "error": None})
+                    outcome = (sending.failed(record, "interrupted before posting", now,
+                                              "not_sent") if post is None else
+                               sending.sent(record, post.platform_id, post.created_at))
             settled.append(outcome)
         self._batch.outcomes.extend(settled)
         self.store.write(self._batch)
@@ -255,38 +229,16 @@ class Runner:
 
     def _send_one(self, record: SendRecord, now: datetime) -> SendRecord:
         probe = self.by_id[record.probe_id]
-        adapter = self.channels[probe.channel]
         state = self.chan[probe.channel]
-
-        def failed(error: str, retry_at: datetime | None, state_: str = "failed") -> SendRecord:
-            return SendRecord(**{**record.__dict__, "state": state_, "error": error,
-                                 "retry_at": retry_at})
-
         if not self._channel_free(probe.channel, now):  # rate-limited earlier in this batch
-            return failed("not attempted: channel rate-limited", state.blocked_until, "not_sent")
+            return sending.failed(record, "not attempted: channel rate-limited",
+                                  state.blocked_until, "not_sent")
         message = self._message(probe, record.step, record.text, record.in_reply_to)
-        try:
-            if record.attempt > 1 and adapter.can_find_posts:
-                post = adapter.find_post(message)  # did a failed attempt post after all?
-                if post is not None:
-                    return SendRecord(**{**record.__dict__, "state": "sent",
-                                         "sent_at": post.created_at,
-                                         "platform_id": post.platform_id})
-            post = adapter.send(message)
-        except RateLimited as exc:
-            state.blocked_until = exc.reset_at or now + backoff(record.attempt)
-            return failed(f"rate limited: {exc}", state.blocked_until)
-        except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:
-            return failed(f"{type(exc).__name__}: {exc}", None)
-        except TransientError as exc:
-            return failed(f"transient: {exc}", self._retry_at(record, now))
-        except Exception as exc:  # an adapter bug must not stop the race: retry, then give up
-            return failed(f"unexpected {type(exc).__name__}: {exc}", self._retry_at(record, now))
-        return SendRecord(**{**record.__dict__, "state": "sent", "sent_at": post.created_at,
-                             "platform_id": post.platform_id})
-
-    def _retry_at(self, record: SendRecord, now: datetime) -> datetime | None:
-        return now + backoff(record.attempt) if record.attempt < MAX_ATTEMPTS else None
+        outcome, blocked_until = sending.attempt(self.channels[probe.channel], message, record,
+                                                 now)
+        if blocked_until is not None:
+            state.blocked_until = blocked_until
+        return outcome
 
     def _record_outcome(self, outcome: SendRecord) -> None:
         key = (outcome.probe_id, outcome.step)
@@ -348,7 +300,7 @@ class Runner:
         try:
             result = adapter.poll(state.cursor)
         except RateLimited as exc:
-            state.blocked_until = exc.reset_at or now + backoff(state.failures + 1)
+            state.blocked_until = exc.reset_at or now + sending.backoff(state.failures + 1)
             state.failures += 1
             state.polled_at = now
             return

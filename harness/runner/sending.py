@@ -1,0 +1,71 @@
+"""One send attempt: call the adapter and turn whatever happens into the attempt's outcome.
+
+Adapter errors map to outcomes the runner knows how to handle: rate limits block the channel
+until their reset time, authentication and permission failures are final, transient failures
+(and adapter bugs) are retried with exponential backoff up to ``MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from harness.channels.base import ChannelAdapter, OutgoingMessage
+from harness.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    NotConfigured,
+    RateLimited,
+    TransientError,
+)
+from harness.store.records import SendRecord
+
+MAX_ATTEMPTS = 6
+FIRST_BACKOFF = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempt: int) -> timedelta:
+    """How long to wait after the ``attempt``-th failure (1, 2, 4... minutes, at most 1 h)."""
+    delay: timedelta = FIRST_BACKOFF * 2 ** (attempt - 1)
+    return min(delay, MAX_BACKOFF)
+
+
+def retry_at(record: SendRecord, now: datetime) -> datetime | None:
+    """When to try again after this failed attempt, or None when it was the last one."""
+    return now + backoff(record.attempt) if record.attempt < MAX_ATTEMPTS else None
+
+
+def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord,
+            now: datetime) -> tuple[SendRecord, datetime | None]:
+    """Make the attempt ``record`` describes. Returns its outcome and, if the platform rate
+    limited us, until when the channel is blocked."""
+    try:
+        if record.attempt > 1 and adapter.can_find_posts:
+            found = adapter.find_post(message)  # did an earlier attempt post after all?
+            if found is not None:
+                return sent(record, found.platform_id, found.created_at), None
+        post = adapter.send(message)
+    except RateLimited as exc:
+        blocked_until = exc.reset_at or now + backoff(record.attempt)
+        return failed(record, f"rate limited: {exc}", blocked_until), blocked_until
+    except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:
+        return failed(record, f"{type(exc).__name__}: {exc}", None), None
+    except TransientError as exc:
+        return failed(record, f"transient: {exc}", retry_at(record, now)), None
+    except Exception as exc:  # an adapter bug must not stop the race: retry, then give up
+        return failed(record, f"unexpected {type(exc).__name__}: {exc}",
+                      retry_at(record, now)), None
+    return sent(record, post.platform_id, post.created_at), None
+
+
+def sent(record: SendRecord, platform_id: str, created_at: datetime) -> SendRecord:
+    """The attempt, as posted."""
+    return replace(record, state="sent", sent_at=created_at, platform_id=platform_id,
+                   error=None)
+
+
+def failed(record: SendRecord, error: str, retry: datetime | None,
+           state: str = "failed") -> SendRecord:
+    """The attempt, as failed (to be retried from ``retry``, if given)."""
+    return replace(record, state=state, error=error, retry_at=retry)
