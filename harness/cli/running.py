@@ -144,9 +144,10 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
     staging = folder.path / (folder.store_path.name + ".new")
     for leftover in folder.path.glob(staging.name + "*"):
         leftover.unlink()
-    Store.create(staging, meta=meta, probes=probes, durable=durable).close()
+    store = Store.create(staging, meta=meta, probes=probes, durable=durable)
+    store.close()  # checkpoints the WAL into the file, so the file alone is the store
     staging.replace(folder.store_path)  # appears whole or not at all
-    return Store.open(folder.store_path, durable=durable)
+    return store.reopen(folder.store_path, durable=durable)
 
 
 def build_channels(scenario: Scenario, clock: Clock, folder: Path, *,

@@ -28,6 +28,12 @@ def _ts(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
+def _follow_ups_json(probe: Probe) -> str:
+    if not probe.follow_ups:
+        return "[]"
+    return json.dumps([step.__dict__ for step in probe.follow_ups], ensure_ascii=False)
+
+
 def _dt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
@@ -38,6 +44,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
         self.path = path
+        self._plan: list[Probe] | None = None  # the plan never changes once written
 
     # -- opening -----------------------------------------------------------------------
 
@@ -48,6 +55,7 @@ class Store:
         if path.exists():
             raise RunFolderError(f"{path} already exists")
         store = cls(_connect(path, durable), path)
+        store._plan = list(probes)
         schema = resources.files("harness.store").joinpath("schema.sql").read_text("utf-8")
         with store.transaction():
             for statement in schema.split(";"):
@@ -61,7 +69,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(p.probe_id, p.seq, p.persona, p.brand, p.industry, p.channel, p.category,
                   p.mention, p.week, p.day, _ts(p.scheduled_at), p.text,
-                  json.dumps([f.__dict__ for f in p.follow_ups], ensure_ascii=False))
+                  _follow_ups_json(p))
                  for p in probes],
             )
         return store
@@ -88,6 +96,12 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+
+    def reopen(self, path: Path, *, durable: bool = True) -> Store:
+        """This store, moved to ``path`` after :meth:`close`; keeps what it knew of the plan."""
+        store = Store.open(path, durable=durable)
+        store._plan = self._plan
+        return store
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -167,6 +181,11 @@ class Store:
 
     def probes(self) -> list[Probe]:
         """The plan, in send order."""
+        if self._plan is None:
+            self._plan = self._read_plan()
+        return self._plan
+
+    def _read_plan(self) -> list[Probe]:
         rows = self.db.execute(
             "SELECT probe_id, seq, persona, brand, industry, channel, category, mention, week,"
             " day, scheduled_at, text, follow_ups FROM probes ORDER BY seq").fetchall()
