@@ -7,7 +7,6 @@ until their reset time, authentication and permission failures are final, transi
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from harness.channels.base import ChannelAdapter, OutgoingMessage
@@ -61,11 +60,14 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
 
 def sent(record: SendRecord, platform_id: str, created_at: datetime) -> SendRecord:
     """The attempt, as posted."""
-    return replace(record, state="sent", sent_at=created_at, platform_id=platform_id,
-                   error=None)
+    # Built field by field: dataclasses.replace is slow on the hot path of a large run.
+    return SendRecord(record.probe_id, record.step, record.attempt, "sent", record.intended_at,
+                      created_at, platform_id, record.in_reply_to, record.text, None, None)
 
 
 def failed(record: SendRecord, error: str, retry: datetime | None,
            state: str = "failed") -> SendRecord:
     """The attempt, as failed (to be retried from ``retry``, if given)."""
-    return replace(record, state=state, error=error, retry_at=retry)
+    return SendRecord(record.probe_id, record.step, record.attempt, state, record.intended_at,
+                      record.sent_at, record.platform_id, record.in_reply_to, record.text,
+                      error, retry)
