@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from harness.clock import Clock
 from harness.scenario.model import Brand, Channel, Persona
@@ -25,8 +26,7 @@ ReplyKind = Literal["public_reply", "direct_message", "email", "other"]
 REPLY_KINDS: tuple[ReplyKind, ...] = ("public_reply", "direct_message", "email", "other")
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
+class OutgoingMessage(NamedTuple):
     """One message to post: the first message of a probe (step 0) or a follow-up."""
 
     probe_id: str
@@ -41,8 +41,7 @@ class OutgoingMessage:
     in_reply_to: str | None = None
 
 
-@dataclass(frozen=True)
-class SentPost:
+class SentPost(NamedTuple):
     """What the platform says about a post it accepted; ``created_at`` is its own clock."""
 
     platform_id: str
@@ -50,8 +49,7 @@ class SentPost:
     url: str | None = None
 
 
-@dataclass(frozen=True)
-class IncomingReply:
+class IncomingReply(NamedTuple):
     """Something that came back: a reply, a direct message, an email."""
 
     platform_id: str
@@ -63,11 +61,10 @@ class IncomingReply:
     conversation_id: str | None = None
     to_account: str | None = None
     automated: bool = False
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class PollResult:
+class PollResult(NamedTuple):
     """Replies seen since the previous cursor, and the cursor to pass next time."""
 
     replies: Sequence[IncomingReply]

@@ -21,7 +21,7 @@ import heapq
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from harness.channels.base import ChannelAdapter, IncomingReply, OutgoingMessage
@@ -171,7 +171,7 @@ class Runner:
                     post = adapter.find_post(self._message(probe, record.step, record.text,
                                                            record.in_reply_to))
                 except ChannelError as exc:
-                    outcome = replace(outcome, error=f"interrupted; lookup failed: {exc}")
+                    outcome = outcome._replace(error=f"interrupted; lookup failed: {exc}")
                 else:
                     outcome = (sending.failed(record, "interrupted before posting", now,
                                               "not_sent") if post is None else

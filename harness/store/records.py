@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class SendRecord:
+class SendRecord(NamedTuple):
     """One send attempt."""
 
     probe_id: str
@@ -23,8 +23,7 @@ class SendRecord:
     retry_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ReplyRecord:
+class ReplyRecord(NamedTuple):
     """One stored reply, matched to a probe where possible."""
 
     channel: str

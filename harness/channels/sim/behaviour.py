@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from harness.hours import Hours
 from harness.scenario.model import Brand
@@ -21,8 +21,7 @@ EMAIL_TEXT = ("Dear {name}, following up on your message to us: we have opened a
               "member of our customer care team will be in touch.")
 
 
-@dataclass(frozen=True)
-class Reaction:
+class Reaction(NamedTuple):
     """One thing the brand will send, and when."""
 
     created_at: datetime
@@ -31,8 +30,7 @@ class Reaction:
     automated: bool = False
 
 
-@dataclass(frozen=True)
-class Stimulus:
+class Stimulus(NamedTuple):
     """What the brand sees: a message, with what the simulation knows of its design."""
 
     probe_id: str

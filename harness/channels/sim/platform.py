@@ -12,17 +12,16 @@ from __future__ import annotations
 import bisect
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.channels.sim.behaviour import BrandBehaviour, Stimulus
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class Post:
+class Post(NamedTuple):
     """A message a persona posted."""
 
     platform_id: str
@@ -38,8 +37,7 @@ class Post:
     in_reply_to: str | None
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """Something a brand sent to a persona, visible from ``created_at`` on."""
 
     created_at: datetime
@@ -79,7 +77,7 @@ class SimulatedPlatform:
 
     def post(self, post: Post) -> Post:
         """Publish ``post`` (journal first, like a server's commit) and schedule reactions."""
-        record = {**post.__dict__, "created_at": post.created_at.isoformat()}
+        record = {**post._asdict(), "created_at": post.created_at.isoformat()}
         os.write(self._fd, (_ENCODER.encode(record) + "\n").encode("utf-8"))
         self._accept(post)
         return post
