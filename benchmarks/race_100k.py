@@ -27,12 +27,9 @@ Phases and what each figure means:
   simulated-run pragmas (WAL, ``synchronous=OFF``), of one transaction that creates three
   bare tables (same columns as
   ``probes``, ``sends`` and ``replies`` in ``harness/store/schema.sql``, but no keys, no
-  constraints and no indexes) and inserts, with ``executemany``:
-  one row per probe (all 14 columns, as the run left them, ``closed_at`` included),
-  one ``sends`` row per probe (its first message, step 0, last attempt),
-  one ``replies`` row per probe that got any reply (its earliest one).
-  Follow-up sends, second and later replies, meta and cursor rows are not in the floor. The
-  rows are read from the finished run's store before the clock starts; the timing covers
+  constraints and no indexes) and inserts, with ``executemany``, the same rows the run left
+  in those tables: every probe, every send attempt (follow-ups included) and every reply.
+  The rows are read from the finished run's store before the clock starts; the timing covers
   connect, create, insert, commit and close.
 - ``ratio_to_floor`` = ``wall_s / floor_s`` (load, plan and run: the whole run);
   ``run_ratio_to_floor`` = ``run_s / floor_s`` (plan and run, the scenario already loaded).
@@ -253,24 +250,13 @@ FLOOR_TABLES = {
 
 
 def floor_rows(store_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """From the finished run: every probe, its step-0 send, and its earliest reply (if any)."""
+    """From the finished run: every row of its probes, sends and replies, as stored."""
     db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
     try:
-        probes = db.execute(f"SELECT {', '.join(FLOOR_TABLES['probes'])} FROM probes"
-                            " ORDER BY seq").fetchall()
-        sends = db.execute(
-            f"SELECT {', '.join(FLOOR_TABLES['sends'])} FROM sends s WHERE step = 0 AND attempt ="
-            " (SELECT MAX(attempt) FROM sends t WHERE t.probe_id = s.probe_id AND t.step = 0)"
-            " ORDER BY intended_at, probe_id").fetchall()
-        replies = db.execute(
-            f"SELECT {', '.join(FLOOR_TABLES['replies'])} FROM ("
-            f" SELECT *, ROW_NUMBER() OVER (PARTITION BY probe_id"
-            "  ORDER BY created_at, platform_id) AS n"
-            " FROM replies WHERE probe_id IS NOT NULL) WHERE n = 1"
-            " ORDER BY created_at, platform_id").fetchall()
+        return {table: db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                for table, columns in FLOOR_TABLES.items()}
     finally:
         db.close()
-    return {"probes": probes, "sends": sends, "replies": replies}
 
 
 def run_counts(store_path: Path) -> dict[str, int]:
@@ -399,8 +385,6 @@ def benchmark(brands: int, base: Path) -> dict[str, object]:
         "follow_ups_sent": counts["follow_ups_sent"],
         "answered_probes": counts["answered_probes"],
         "reply_rows": counts["reply_rows"],
-        "replied_probes": len(rows["replies"]),
-        "replied_fraction": round(len(rows["replies"]) / probes, 3) if probes else 0.0,
         "floor_rows": {table: len(r) for table, r in rows.items()},
         "gen_s": round(gen_s, 3),
         "scenario_bytes": len(source.encode("utf-8")),
