@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,34 +78,22 @@ def build_plan(scenario: Scenario) -> list[Probe]:
             category = slot.category
             template = category.templates[(slot.occurrence + rank) % len(category.templates)]
             mention = mention_for(modes, offsets[brand.id], slot.week)
-            variables = templates.context(personas[assigned[i]], brand, slot.channel, mention,
-                                          category.id, category.label)
+            seen_as = (personas[assigned[i]], brand, slot.channel, mention, category.id,
+                       category.label)
             follow_ups = tuple(
-                FollowUpStep(int(step.after.total_seconds()), _render(step.template, variables))
-                for step in category.follow_up
-            )
+                FollowUpStep(int(step.after.total_seconds()),
+                             templates.render_message(step.template, *seen_as))
+                for step in category.follow_up)
             drafts.append((slot.moment, b_pos, slot.k, {
                 "brand": brand.id, "industry": brand.industry, "persona": assigned[i],
                 "channel": slot.channel.id, "category": category.id, "mention": mention,
                 "week": slot.week + 1, "day": slot.day_number + 1,
                 "probe_id": f"{slot.day.isoformat()}-{brand.id}-{slot.k + 1}",
-                "text": _render(template, variables), "follow_ups": follow_ups,
+                "text": templates.render_message(template, *seen_as), "follow_ups": follow_ups,
             }))
     drafts.sort(key=lambda d: (d[0], d[1], d[2]))
     return [Probe(seq=seq, scheduled_at=moment, **fields)
             for seq, (moment, _, _, fields) in enumerate(drafts)]
-
-
-def _render(source: str, variables: dict[str, Any]) -> str:
-    """Render a template; one that reads no variables is rendered once and reused."""
-    if templates.variables_used(source):
-        return templates.render(source, variables)
-    return _constant(source)
-
-
-@lru_cache(maxsize=1024)
-def _constant(source: str) -> str:
-    return templates.render(source, {})
 
 
 @dataclass(frozen=True)

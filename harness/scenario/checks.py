@@ -255,9 +255,8 @@ def _render_all(scenario: Scenario, category_id: str, label: str, source: str,
                     if not one_persona:
                         where = f"persona {persona_id!r}, {where}"
                     try:
-                        variables = templates.context(personas[persona_id], brand, channel,
-                                                      mode, category_id, label)
-                        text = templates.render(source, variables)
+                        text = templates.render_message(source, personas[persona_id], brand,
+                                                        channel, mode, category_id, label)
                     except templates.TemplateProblem as exc:
                         yield str(exc), str(exc), where, 0
                         continue

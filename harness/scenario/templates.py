@@ -116,3 +116,39 @@ def render(source: str, variables: dict[str, Any]) -> str:
         raise TemplateProblem(f"template does not render: {exc}") from None
     except Exception as exc:  # sandbox refusals and errors inside expressions
         raise TemplateProblem(f"template does not render: {type(exc).__name__}: {exc}") from None
+
+
+_RENDERED: dict[tuple[Any, ...], str] = {}
+_MAX_RENDERED = 300_000
+
+
+def render_message(source: str, persona: Persona, brand: Brand, channel: Channel, mode: str,
+                   category_id: str, category_label: str) -> str:
+    """Render a message template for one persona, brand, channel and mention mode.
+
+    Results are remembered by the values the template actually reads, so validation (which
+    renders every combination) and planning (which renders each probe) share the work, and a
+    template that reads only ``mention`` renders once per brand and mode, however many
+    personas and weeks use it.
+    """
+    used = variables_used(source)
+    mention = mention_text(brand, channel, mode)  # raises for a missing handle or hashtag
+    key = (
+        source,
+        (persona.id, persona.name, persona.accounts.get(channel.id, ""),
+         tuple(sorted(persona.attributes.items()))) if "persona" in used else None,
+        (brand.id, brand.name, brand.industry, brand.hashtag,
+         (brand.handles.get(channel.id) or [""])[0]) if "brand" in used else None,
+        mention if "mention" in used else None,
+        mode if "mention_mode" in used else None,
+        (channel.id, channel.platform) if "channel" in used else None,
+        (category_id, category_label) if "category" in used else None,
+    )
+    text = _RENDERED.get(key)
+    if text is None:
+        text = render(source, context(persona, brand, channel, mode, category_id,
+                                      category_label))
+        if len(_RENDERED) >= _MAX_RENDERED:
+            _RENDERED.clear()
+        _RENDERED[key] = text
+    return text
