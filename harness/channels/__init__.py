@@ -1,0 +1,1 @@
+"""Channel adapters behind one protocol, found through one registry; the simulated platform."""

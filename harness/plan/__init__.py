@@ -1,0 +1,1 @@
+"""Expanding a scenario into probes: the calendar, the balanced design, the plan's records."""
