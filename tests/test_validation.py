@@ -804,3 +804,16 @@ def test_keys_written_beside_a_merge_key_override_the_merged_ones() -> None:
     twice = text.replace("{<<: *fast, spread: 0.9}", "{<<: *fast, spread: 0.9, spread: 1}")
     problem = only_problem(twice)
     assert problem.message == "duplicate key 'spread'"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_fast_parser_reads_valid_files_exactly_as_the_exact_one(path: Path) -> None:
+    from harness.scenario.yamlsafe import FAST, load_text
+
+    if not FAST:
+        pytest.skip("PyYAML without libyaml: only the exact parser exists")
+    text = path.read_text(encoding="utf-8")
+    fast, exact = load_text(text, "s", fast=True), load_text(text, "s")
+    assert fast.data == exact.data
+    assert fast.value_marks == exact.value_marks and fast.key_marks == exact.key_marks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import Problem, ScenarioError
 from harness.scenario import checks
 from harness.scenario.model import Scenario
-from harness.scenario.yamlsafe import Located, Path_, load_file, load_text
+from harness.scenario.yamlsafe import FAST, Located, Path_, load_file, load_text
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -22,12 +23,23 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises :class:`ScenarioError` listing every problem, each with file, line, column and
     field path. Nothing is sent or written.
     """
-    return check_located(load_file(Path(path)))
+    return _fast_then_exact(lambda fast: load_file(Path(path), fast=fast))
 
 
 def load_scenario_text(text: str, file: str = "<scenario>") -> Scenario:
     """Like :func:`load_scenario`, for text already in memory."""
-    return check_located(load_text(text, file))
+    return _fast_then_exact(lambda fast: load_text(text, file, fast=fast))
+
+
+def _fast_then_exact(read: Callable[[bool], Located]) -> Scenario:
+    """Load with libyaml's fast parser; if anything at all is wrong, load again with the
+    pure-Python parser, whose positions and messages are the ones users see."""
+    if FAST:
+        try:
+            return check_located(read(True))
+        except ScenarioError:
+            pass
+    return check_located(read(False))
 
 
 def check_located(located: Located) -> Scenario:
