@@ -112,3 +112,12 @@ def test_the_platform_rebuilds_the_same_state_from_its_journal(small_scenario: S
         e.platform_id for e in platform.visible(None, end)]
     assert rebuilt.find("p3", 0) is not None and rebuilt.find("p4", 0) is None
     rebuilt.close()
+
+
+def test_draws_are_strictly_inside_the_unit_interval() -> None:
+    from harness.channels.sim.behaviour import _draws
+
+    values = [v for n in range(2000) for v in _draws(f"k{n}")]
+    assert all(0.0 < v < 1.0 for v in values)
+    assert 0.45 < sum(values) / len(values) < 0.55  # roughly uniform
+    assert _draws("same") == _draws("same") and _draws("a") != _draws("b")

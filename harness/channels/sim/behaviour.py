@@ -1,15 +1,16 @@
 """How a simulated brand reacts to a message, from its scenario ``simulate:`` profile.
 
-Every random draw comes from a generator seeded by the run seed, the probe and the step, and
-the draws are made in a fixed order whatever the outcome, so a brand's reaction to a message
+Every random draw is derived from a hash of the run seed, the probe and the step, and all of
+them are drawn whatever the outcome, so a brand's reaction to a message
 does not depend on what else happened, in what order, or whether the run was resumed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import random
 from datetime import datetime, timedelta
+from statistics import NormalDist
 from typing import NamedTuple
 
 from harness.hours import Hours
@@ -58,10 +59,10 @@ class BrandBehaviour:
     def react(self, message: Stimulus) -> list[Reaction]:
         """Everything the brand will send in response to ``message``."""
         profile = self.profile
-        rng = random.Random(f"{self.seed}:sim:{message.probe_id}:{message.step}")
-        ack_draw, reply_draw, dm_draw, email_draw = (rng.random() for _ in range(4))
-        delay_draw, dm_delay_draw, email_delay_draw = (rng.gauss(0.0, 1.0) for _ in range(3))
-        text = profile.texts[rng.randrange(len(profile.texts))]
+        (ack_draw, reply_draw, dm_draw, email_draw, delay_draw, dm_delay_draw,
+         email_delay_draw, text_draw) = _draws(f"{self.seed}:sim:{message.probe_id}:"
+                                               f"{message.step}")
+        text = profile.texts[int(text_draw * len(profile.texts))]
 
         sent = message.created_at
         business_day = self.working_days.is_business_day(sent)
@@ -89,18 +90,29 @@ class BrandBehaviour:
         reactions.append(Reaction(replied, "public_reply", text))
         if message.step == 0 and dm_draw < profile.direct_message:
             reactions.append(Reaction(
-                _whole(replied + timedelta(minutes=5) * math.exp(dm_delay_draw)),
+                _whole(replied + timedelta(minutes=5) * math.exp(_NORMAL.inv_cdf(dm_delay_draw))),
                 "direct_message", DM_TEXT.format(name=message.persona_name)))
         if message.step == 0 and email_draw < profile.email:
             reactions.append(Reaction(
-                _whole(replied + timedelta(hours=2) * math.exp(email_delay_draw)),
+                _whole(replied + timedelta(hours=2) * math.exp(_NORMAL.inv_cdf(email_delay_draw))),
                 "email", EMAIL_TEXT.format(name=message.persona_name)))
         return reactions
 
     def _delay(self, draw: float) -> timedelta:
         latency = self.profile.latency
-        delay = latency.median * math.exp(latency.spread * draw)
+        delay = latency.median * math.exp(latency.spread * _NORMAL.inv_cdf(draw))
         return max(delay, latency.minimum)
+
+
+_NORMAL = NormalDist()
+
+
+def _draws(key: str) -> tuple[float, ...]:
+    """Eight independent uniform draws in (0, 1), a pure function of ``key``."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=64).digest()
+    # 52 bits each, centred in their interval: strictly between 0 and 1, as inv_cdf needs.
+    return tuple(((int.from_bytes(digest[i:i + 8], "big") >> 12) + 0.5) / 2.0**52
+                 for i in range(0, 64, 8))
 
 
 def _whole(moment: datetime) -> datetime:
