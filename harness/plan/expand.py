@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from harness.plan.calendar import send_dates, send_time
@@ -96,8 +95,7 @@ def build_plan(scenario: Scenario) -> list[Probe]:
             for seq, (moment, _, _, fields) in enumerate(drafts)]
 
 
-@dataclass(frozen=True)
-class _Slot:
+class _Slot(NamedTuple):
     """One of a brand's sending slots, before a persona is dealt to it."""
 
     week: int

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class FollowUpStep:
+class FollowUpStep(NamedTuple):
     """A follow-up message, sent ``delay_s`` seconds after the brand answers the step before."""
 
     delay_s: int
     text: str
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     """One planned message: persona x brand x channel x category x mention mode x send time."""
 
     probe_id: str

@@ -31,7 +31,7 @@ def _ts(moment: datetime | None) -> str | None:
 def _follow_ups_json(probe: Probe) -> str:
     if not probe.follow_ups:
         return "[]"
-    return json.dumps([step.__dict__ for step in probe.follow_ups], ensure_ascii=False)
+    return json.dumps([step._asdict() for step in probe.follow_ups], ensure_ascii=False)
 
 
 def _dt(text: str | None) -> datetime | None:
