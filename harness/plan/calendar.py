@@ -23,9 +23,15 @@ def send_dates(schedule: Schedule) -> list[tuple[int, date]]:
     return days
 
 
-def send_time(rng: random.Random, day: date, start: time, end: time, zone: ZoneInfo) -> datetime:
-    """A uniformly random whole second in the local window ``[start, end)`` on ``day``."""
+def send_window(day: date, start: time, end: time, zone: ZoneInfo) -> tuple[datetime, int]:
+    """The UTC start of the local window ``[start, end)`` on ``day``, and its length in
+    seconds (a daylight-saving change that day lengthens or shortens it)."""
     first = local_moment(day, start, zone)
     last = local_moment(day, end, zone)
-    span = max(1, int((last - first).total_seconds()))
+    return first, max(1, int((last - first).total_seconds()))
+
+
+def send_time(rng: random.Random, window: tuple[datetime, int]) -> datetime:
+    """A uniformly random whole second in a window from :func:`send_window`."""
+    first, span = window
     return first + timedelta(seconds=rng.randrange(span))

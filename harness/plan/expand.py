@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from harness.plan.calendar import send_dates, send_time
+from harness.plan.calendar import send_dates, send_time, send_window
 from harness.plan.design import (
     category_index,
     deal_personas,
@@ -30,6 +30,8 @@ def build_plan(scenario: Scenario) -> list[Probe]:
     per_day = schedule.messages_per_brand_per_day
     slots_per_week = len(set(schedule.weekdays)) * per_day
     dates = send_dates(schedule)
+    windows = [send_window(day, schedule.send_window.start, schedule.send_window.end, zone)
+               for _, day in dates]
     modes = mention_modes(scenario)
     offsets = mention_offsets(scenario, rng)
     categories = list(scenario.categories)
@@ -53,8 +55,7 @@ def build_plan(scenario: Scenario) -> list[Probe]:
         occurrences: dict[str, int] = {}
         time_rng = random.Random(f"{seed}:time:{brand.id}")
         for d_pos, (week, day) in enumerate(dates):
-            times = sorted(send_time(time_rng, day, schedule.send_window.start,
-                                     schedule.send_window.end, zone) for _ in range(per_day))
+            times = sorted(send_time(time_rng, windows[d_pos]) for _ in range(per_day))
             for k, moment in enumerate(times):
                 number = d_pos * per_day + k
                 category = categories[category_index(number, rank, week, len(categories),
