@@ -89,6 +89,7 @@ class Runner:
         self.closed = self.store.closed()
         self.retries: dict[tuple[str, int], tuple[datetime, str | None]] = {}
         self.follow_ups: dict[tuple[str, int], tuple[datetime, str]] = {}
+        self._follow_up_queue: list[tuple[datetime, str, int]] = []  # by due time
         self.chan = {name: _ChannelState() for name in self.channels}
         for name, (cursor, polled_at) in self.store.cursors().items():
             if name in self.chan:
@@ -194,13 +195,21 @@ class Runner:
             if at <= now and self._channel_free(probe.channel, now):
                 text = probe.text if step == 0 else probe.follow_ups[step - 1].text
                 due.append((probe, step, in_reply_to, text))
-        for (pid, step), (at, in_reply_to) in sorted(self.follow_ups.items(), key=_by_time):
+        blocked = []
+        while self._follow_up_queue and self._follow_up_queue[0][0] <= now:
+            at, pid, step = heapq.heappop(self._follow_up_queue)
+            if self.follow_ups.get((pid, step), (None,))[0] != at:
+                continue  # already sent or dropped
             probe = self.by_id[pid]
             if pid in self.closed or self.window_end[pid] <= at:
                 del self.follow_ups[(pid, step)]  # the window ended first: no follow-up
-            elif at <= now and self._channel_free(probe.channel, now):
-                del self.follow_ups[(pid, step)]
+            elif not self._channel_free(probe.channel, now):
+                blocked.append((at, pid, step))
+            else:
+                in_reply_to = self.follow_ups.pop((pid, step))[1]
                 due.append((probe, step, in_reply_to, probe.follow_ups[step - 1].text))
+        for item in blocked:
+            heapq.heappush(self._follow_up_queue, item)
         return due
 
     def _channel_free(self, channel: str, now: datetime) -> bool:
@@ -338,8 +347,9 @@ class Runner:
         if (step >= len(probe.follow_ups) or following in self.attempts
                 or following in self.follow_ups or probe_id in self.closed):
             return
-        delay = timedelta(seconds=probe.follow_ups[step].delay_s)
-        self.follow_ups[following] = (reply.created_at + delay, reply.platform_id)
+        due = reply.created_at + timedelta(seconds=probe.follow_ups[step].delay_s)
+        self.follow_ups[following] = (due, reply.platform_id)
+        heapq.heappush(self._follow_up_queue, (due, probe_id, step + 1))
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -385,7 +395,9 @@ class Runner:
             position += 1
         for (pid, _), (at, _) in self.retries.items():
             candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
-        candidates.extend(at for at, _ in self.follow_ups.values())
+        if self._follow_up_queue:
+            at, pid, _ = self._follow_up_queue[0]
+            candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
         for name in self.channels:
             when = self._poll_at(name)
             if when is not None:
