@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from harness.analysis.outcomes import from_store
 from harness.channels.base import ChannelAdapter
+from harness.channels.sim.platform import Post
 from harness.channels.simulated import SimulatedChannel
 from harness.cli.running import simulate
 from harness.runner.loop import Runner
@@ -47,6 +48,6 @@ def journal_posts(folder: Path) -> list[tuple[str, int]]:
     posts = []
     for journal in sorted(folder.glob("simulated-*.jsonl")):
         for line in journal.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            posts.append((record["probe_id"], record["step"]))
+            post = Post(*json.loads(line))
+            posts.append((post.probe_id, post.step))
     return posts

@@ -105,7 +105,7 @@ def test_the_platform_rebuilds_the_same_state_from_its_journal(small_scenario: S
                            "question", "hi", when + timedelta(minutes=number), None))
     platform.close()
     with (folder / "j.jsonl").open("a", encoding="utf-8") as journal:
-        journal.write('{"platform_id": "torn')  # a write cut short by a crash
+        journal.write('["torn-post", "p9"')  # a write cut short by a crash
     rebuilt = SimulatedPlatform(folder / "j.jsonl", behaviours, authors, {})
     end = when + timedelta(days=30)
     assert [e.platform_id for e in rebuilt.visible(None, end)] == [

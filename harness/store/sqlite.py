@@ -24,8 +24,15 @@ SCHEMA_VERSION = 1
 STORE_FILE = "run.sqlite"
 
 
+_last_ts: list[object] = [None, None]  # the runner writes the same moment many times a pass
+
+
 def _ts(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
+    if moment is None:
+        return None
+    if moment != _last_ts[0]:
+        _last_ts[:] = [moment, moment.astimezone(UTC).isoformat()]
+    return _last_ts[1]  # type: ignore[return-value]
 
 
 def _follow_ups_json(probe: Probe) -> str:

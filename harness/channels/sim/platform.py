@@ -1,7 +1,8 @@
 """An in-process social platform that brands answer according to their simulate profiles.
 
 It behaves like an outside service: what was posted survives our process being killed (an
-append-only journal in the run folder, written with one ``write`` call per post), post ids and
+append-only journal in the run folder, one JSON list of a post's fields per line, written with
+one ``write`` call per post), post ids and
 timestamps are its own, and replies become visible only when their time comes. After a crash
 it is rebuilt from the journal, and since every reaction is a pure function of the post, the
 rebuilt platform holds exactly what the old one did.
@@ -71,13 +72,13 @@ class SimulatedPlatform:
             for line in handle:
                 if not line.endswith("\n"):
                     break  # a write cut short by a crash: the post never happened
-                record = json.loads(line)
-                record["created_at"] = datetime.fromisoformat(record["created_at"])
-                self._accept(Post(**record))
+                record = json.loads(line)  # the fields of a Post, in order
+                record[9] = datetime.fromisoformat(record[9])
+                self._accept(Post(*record))
 
     def post(self, post: Post) -> Post:
         """Publish ``post`` (journal first, like a server's commit) and schedule reactions."""
-        record = {**post._asdict(), "created_at": post.created_at.isoformat()}
+        record = [*post[:9], post.created_at.isoformat(), post.in_reply_to]
         os.write(self._fd, (_ENCODER.encode(record) + "\n").encode("utf-8"))
         self._accept(post)
         return post
