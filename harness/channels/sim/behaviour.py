@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from datetime import datetime, timedelta
 from statistics import NormalDist
 from typing import NamedTuple
@@ -105,14 +106,15 @@ class BrandBehaviour:
 
 
 _NORMAL = NormalDist()
+_EIGHT_WORDS = struct.Struct(">8Q")
+_TWO_TO_MINUS_52 = 2.0**-52
 
 
 def _draws(key: str) -> tuple[float, ...]:
     """Eight independent uniform draws in (0, 1), a pure function of ``key``."""
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=64).digest()
+    words = _EIGHT_WORDS.unpack(hashlib.blake2b(key.encode("utf-8"), digest_size=64).digest())
     # 52 bits each, centred in their interval: strictly between 0 and 1, as inv_cdf needs.
-    return tuple(((int.from_bytes(digest[i:i + 8], "big") >> 12) + 0.5) / 2.0**52
-                 for i in range(0, 64, 8))
+    return tuple(((word >> 12) + 0.5) * _TWO_TO_MINUS_52 for word in words)
 
 
 def _whole(moment: datetime) -> datetime:
