@@ -140,10 +140,10 @@ class Runner:
         while not self.stop_requested:
             now = self.clock.now()
             self._send_due(now)
-            self._poll_due(now)
+            polls = self._poll_due(now)
             self._close_due(now)
             self.events.tick.fire(now=now, stats=self.stats)
-            upcoming = self._next_event(now)
+            upcoming = self._next_event(now, polls)
             if upcoming is None:
                 self.store.write(self._batch)
                 return True
@@ -298,11 +298,16 @@ class Runner:
         steps = max(1, math.ceil((moment - polled_at) / self.poll_every[name]))
         return polled_at + steps * self.poll_every[name]
 
-    def _poll_due(self, now: datetime) -> None:
+    def _poll_due(self, now: datetime) -> dict[str, datetime | None]:
+        """Poll the channels that are due; return when each should next be polled."""
+        upcoming = {}
         for name in self.channels:
             when = self._poll_at(name)
             if when is not None and when <= now:
                 self._poll(name, now)
+                when = self._poll_at(name)
+            upcoming[name] = when
+        return upcoming
 
     def _poll(self, name: str, now: datetime) -> None:
         adapter, state = self.channels[name], self.chan[name]
@@ -384,7 +389,8 @@ class Runner:
 
     # -- what next --------------------------------------------------------------------------
 
-    def _next_event(self, now: datetime) -> datetime | None:
+    def _next_event(self, now: datetime,
+                    polls: dict[str, datetime | None]) -> datetime | None:
         candidates = []
         position = self._next
         while position < len(self.probes):
@@ -398,9 +404,8 @@ class Runner:
         if self._follow_up_queue:
             at, pid, _ = self._follow_up_queue[0]
             candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
-        for name in self.channels:
-            when = self._poll_at(name)
-            if when is not None:
+        for name, when in polls.items():
+            if when is not None and self.chan[name].waiting:  # closing may have emptied it
                 candidates.append(when)
         while self._open_heap and self._open_heap[0][1] in self.closed:
             heapq.heappop(self._open_heap)
