@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 import time
@@ -59,13 +58,6 @@ def write_json(data: object, out: TextIO) -> None:
     """Pretty, stable JSON (keys in the order given, UTF-8 kept as is)."""
     json.dump(data, out, indent=2, ensure_ascii=False)
     out.write("\n")
-
-
-def to_text(writer: Any, *args: Any) -> str:
-    """Capture what a writer function writes."""
-    buffer = io.StringIO()
-    writer(*args, buffer)
-    return buffer.getvalue()
 
 
 class Progress:

@@ -247,14 +247,6 @@ class Scenario(Model):
     schedule: Schedule
     design: Design = Design()
 
-    def brand(self, brand_id: str) -> Brand:
-        """The brand with this id."""
-        return next(b for b in self.brands if b.id == brand_id)
-
-    def brand_timezone(self, brand: Brand) -> str:
-        """The brand's own time zone, or the scenario's."""
-        return brand.timezone or self.timezone
-
 
 def resolved_matchups(scenario: Scenario) -> list[list[str]]:
     """The matchups as lists of brand ids: the explicit ones, or one per industry that has
