@@ -18,13 +18,12 @@ replies and closes ride along with the next pass's intents: one commit per pass 
 from __future__ import annotations
 
 import heapq
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from harness.channels.base import ChannelAdapter, IncomingReply, OutgoingMessage
+from harness.channels.base import ChannelAdapter, OutgoingMessage
 from harness.clock import Clock
 from harness.errors import ChannelError, RateLimited
 from harness.plan.probe import Probe
@@ -34,8 +33,6 @@ from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
 from harness.store.records import ReplyRecord, SendRecord, WriteBatch
 from harness.store.sqlite import Store
-
-_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 @dataclass
@@ -164,20 +161,8 @@ class Runner:
         settled = []
         for record in pending:
             probe = self.by_id[record.probe_id]
-            adapter = self.channels[probe.channel]
-            outcome = sending.failed(record, "interrupted; the platform cannot say if it "
-                                     "posted", None, "uncertain")
-            if adapter.can_find_posts:
-                try:
-                    post = adapter.find_post(self._message(probe, record.step, record.text,
-                                                           record.in_reply_to))
-                except ChannelError as exc:
-                    outcome = outcome._replace(error=f"interrupted; lookup failed: {exc}")
-                else:
-                    outcome = (sending.failed(record, "interrupted before posting", now,
-                                              "not_sent") if post is None else
-                               sending.sent(record, post.platform_id, post.created_at))
-            settled.append(outcome)
+            message = self._message(probe, record.step, record.text, record.in_reply_to)
+            settled.append(sending.settle(self.channels[probe.channel], message, record, now))
         self._batch.outcomes.extend(settled)
         self.store.write(self._batch)
         for outcome in settled:
@@ -322,7 +307,7 @@ class Runner:
             state.failures += 1
             state.polled_at = now
             return
-        records = [self._reply_record(name, reply, now) for reply in result.replies]
+        records = [self.index.record(name, reply, self.roster, now) for reply in result.replies]
         self._batch.polls.append((name, records, result.cursor, now))
         state.cursor, state.polled_at, state.failures = result.cursor, now, 0
         for record in records:
@@ -331,16 +316,6 @@ class Runner:
                 self.stats.brand_replies += 1
                 self._maybe_follow_up(record)
             self.events.reply.fire(reply=record)
-
-    def _reply_record(self, channel: str, reply: IncomingReply, now: datetime) -> ReplyRecord:
-        match = self.index.match(channel, reply, self.roster)
-        return ReplyRecord(
-            channel=channel, platform_id=reply.platform_id, probe_id=match.probe_id,
-            step=match.step, matched_by=match.matched_by, author=reply.author,
-            from_brand=match.from_brand, kind=reply.kind, automated=reply.automated,
-            text=reply.text, created_at=reply.created_at, received_at=now,
-            in_reply_to=reply.in_reply_to,
-            raw=_RAW_ENCODER.encode(dict(reply.raw)))
 
     def _maybe_follow_up(self, reply: ReplyRecord) -> None:
         """After the brand's first public answer to a step, schedule the next step, if any."""

@@ -8,11 +8,15 @@ most recent probe sent by that persona to that brand on that channel before the 
 from __future__ import annotations
 
 import bisect
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from harness.channels.base import IncomingReply
 from harness.runner.roster import Roster
+from harness.store.records import ReplyRecord
+
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,14 @@ class MatchIndex:
         probe_id, step = found
         self.posts.setdefault(reply.platform_id, found)
         return Match(probe_id, step, how, author_brand == self.probe_brand.get(probe_id))
+
+    def record(self, channel: str, reply: IncomingReply, roster: Roster,
+               received_at: datetime) -> ReplyRecord:
+        """The stored form of ``reply``, matched to its probe."""
+        match = self.match(channel, reply, roster)
+        return ReplyRecord(
+            channel=channel, platform_id=reply.platform_id, probe_id=match.probe_id,
+            step=match.step, matched_by=match.matched_by, author=reply.author,
+            from_brand=match.from_brand, kind=reply.kind, automated=reply.automated,
+            text=reply.text, created_at=reply.created_at, received_at=received_at,
+            in_reply_to=reply.in_reply_to, raw=_RAW_ENCODER.encode(dict(reply.raw)))

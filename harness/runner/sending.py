@@ -13,6 +13,7 @@ from harness.channels.base import ChannelAdapter, OutgoingMessage
 from harness.errors import (
     AccessDenied,
     AuthenticationFailed,
+    ChannelError,
     NotConfigured,
     RateLimited,
     TransientError,
@@ -71,3 +72,20 @@ def failed(record: SendRecord, error: str, retry: datetime | None,
     return SendRecord(record.probe_id, record.step, record.attempt, state, record.intended_at,
                       record.sent_at, record.platform_id, record.in_reply_to, record.text,
                       error, retry)
+
+
+def settle(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord,
+           now: datetime) -> SendRecord:
+    """The outcome of an attempt a crash left 'intended': posted (the platform shows the
+    post), not sent (the platform says it never came; retry from ``now``), or uncertain (the
+    platform cannot say: never resent, left to the operator)."""
+    if not adapter.can_find_posts:
+        return failed(record, "interrupted; the platform cannot say if it posted", None,
+                      "uncertain")
+    try:
+        post = adapter.find_post(message)
+    except ChannelError as exc:
+        return failed(record, f"interrupted; lookup failed: {exc}", None, "uncertain")
+    if post is None:
+        return failed(record, "interrupted before posting", now, "not_sent")
+    return sent(record, post.platform_id, post.created_at)
