@@ -21,7 +21,7 @@ from harness.runner.events import RunnerEvents
 from harness.runner.loop import Runner
 from harness.runner.roster import Roster
 from harness.scenario.load import load_scenario
-from harness.scenario.model import Scenario, scenario_hash
+from harness.scenario.model import Scenario, scenario_hash, scenario_json
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 
@@ -114,7 +114,8 @@ def simulate(scenario: Scenario, folder: Path, *, source: str = "", source_name:
 def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: str, *,
              durable: bool) -> Store:
     """Open the folder's store if it holds this scenario, or create it with the plan."""
-    fingerprint = scenario_hash(scenario)
+    as_json = scenario_json(scenario)
+    fingerprint = scenario_hash(scenario, as_json)
     if folder.exists():
         store = Store.open(folder.store_path, durable=durable)
         meta = store.meta()
@@ -136,7 +137,7 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
         "scenario_hash": fingerprint,
         "scenario_file": source_name,
         "scenario_yaml": source,
-        "scenario_json": scenario.model_dump_json(),
+        "scenario_json": as_json,
         "observation_window_s": str(int(scenario.schedule.observation_window.total_seconds())),
         "created_at": datetime.now(UTC).isoformat(),
         "harness_version": __version__,

@@ -259,11 +259,15 @@ def resolved_matchups(scenario: Scenario) -> list[list[str]]:
     return [ids for ids in by_industry.values() if len(ids) >= 2]
 
 
-def scenario_hash(scenario: Scenario) -> str:
-    """A fingerprint of everything that shapes a run (comments and layout do not count)."""
-    import hashlib
-    import json
+def scenario_json(scenario: Scenario) -> str:
+    """The scenario as JSON, the form its fingerprint is taken of."""
+    return scenario.model_dump_json()
 
-    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+def scenario_hash(scenario: Scenario, as_json: str | None = None) -> str:
+    """A fingerprint of everything that shapes a run (comments and layout do not count; the
+    order of keys in a mapping does). ``as_json`` is :func:`scenario_json`, if already made."""
+    import hashlib
+
+    text = as_json if as_json is not None else scenario_json(scenario)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
