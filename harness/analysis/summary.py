@@ -1,0 +1,154 @@
+"""Every number a race report shows, with its numerator, denominator and interval.
+
+``summarize`` is a pure function of a run's outcomes and its scenario; the result is plain
+data (JSON-ready). Rates are always ``{"k", "n", "rate", "ci95"}``; a share of replies, where
+shown, is labelled ``share_of_replies`` and never passed off as a rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.analysis.comparisons import Comparison, fisher, mantel_haenszel
+from harness.analysis.engagement import LEVELS, Thresholds, distribution, tier
+from harness.analysis.hours_view import business_hours_view
+from harness.analysis.leaderboard import GroupResult, group, leaderboard
+from harness.analysis.matchups import matchup
+from harness.analysis.outcomes import Outcome
+from harness.analysis.rates import Rate
+from harness.analysis.survival import ReplyCurve, reply_curve
+from harness.hours import Hours
+from harness.scenario.model import Scenario, resolved_matchups
+
+HOUR, DAY = 3600.0, 86400.0
+GROUPINGS: dict[str, Callable[[Outcome], str]] = {
+    "industry": lambda o: o.probe.industry,
+    "category": lambda o: o.probe.category,
+    "mention": lambda o: o.probe.mention,
+    "persona": lambda o: o.probe.persona,
+    "channel": lambda o: o.probe.channel,
+    "week": lambda o: str(o.probe.week),
+}
+
+
+def rate_record(rate: Rate) -> dict[str, Any]:
+    """A rate as data: never without its k and n."""
+    low_high = rate.interval
+    return {"k": rate.k, "n": rate.n, "rate": rate.value,
+            "ci95": list(low_high) if low_high else None}
+
+
+def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]:
+    """The race in numbers (see the module docstring)."""
+    window = scenario.schedule.observation_window.total_seconds()
+    sent = [o for o in outcomes if o.sent_at is not None]
+    answered = sum(o.responded for o in sent)
+    names = {b.id: b.name for b in scenario.brands}
+    curve = reply_curve(sent, window)
+    board = leaderboard(sent)
+    return {
+        "scenario": {"name": scenario.name, "title": scenario.title, "seed": scenario.seed,
+                     "window_s": window},
+        "headline": {
+            "planned": len(outcomes), "sent": len(sent),
+            "answered": rate_record(Rate(answered, len(sent))),
+            "brands": len({o.probe.brand for o in sent}),
+            "personas": len({o.probe.persona for o in sent}),
+            "weeks": len({o.probe.week for o in sent}),
+            "answered_within": {"1h": curve.answered_within(HOUR),
+                                "24h": curve.answered_within(DAY),
+                                "window": curve.answered_within(window)},
+            "restricted_mean_s": curve.restricted_mean(),
+        },
+        "leaderboard": [_brand_record(entry, names, sent, window) for entry in board],
+        "groups": {name: _group_records(sent, key, answered)
+                   for name, key in GROUPINGS.items()},
+        "mention_effect": _mention_effect(sent),
+        "time_to_reply": {
+            "overall": _curve_record(curve),
+            "by_mention": {mode: _curve_record(reply_curve(
+                [o for o in sent if o.probe.mention == mode], window))
+                for mode in sorted({o.probe.mention for o in sent})},
+        },
+        "engagement": {"levels": LEVELS,
+                       "distribution": distribution(sent, Thresholds())},
+        "matchups": [_matchup_record(brands, sent, window, names)
+                     for brands in resolved_matchups(scenario)],
+        "business_hours": {
+            side: {**rate_record(view.rate), "answered_within_1h": view.answered_within_1h,
+                   "restricted_mean_s": view.restricted_mean_s}
+            for side, view in business_hours_view(sent, _hours(scenario), window).items()},
+    }
+
+
+def _brand_record(entry: GroupResult, names: dict[str, str], sent: Sequence[Outcome],
+                  window: float) -> dict[str, Any]:
+    mine = [o for o in sent if o.probe.brand == entry.key]
+    curve = reply_curve(mine, window)
+    return {"brand": entry.key, "name": names.get(entry.key, entry.key),
+            **rate_record(entry.rate),
+            "median_among_replies_s": entry.median_latency_s, "replies_n": entry.rate.k,
+            "answered_within_1h": curve.answered_within(HOUR),
+            "restricted_mean_s": curve.restricted_mean(), "tier": tier(entry)}
+
+
+def _group_records(sent: Sequence[Outcome], key: Callable[[Outcome], str],
+                   answered: int) -> list[dict[str, Any]]:
+    return [{"group": entry.key, **rate_record(entry.rate),
+             "median_among_replies_s": entry.median_latency_s,
+             "share_of_replies": entry.rate.k / answered if answered else None}
+            for entry in sorted(group(sent, key), key=lambda g: g.key)]
+
+
+def _comparison_record(comparison: Comparison) -> dict[str, Any]:
+    return {"first": rate_record(comparison.first), "second": rate_record(comparison.second),
+            "odds_ratio": comparison.odds_ratio, "p_value": comparison.p_value,
+            "test": comparison.test}
+
+
+def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:
+    effect: dict[str, Any] = {}
+    for other in ("name", "hashtag"):
+        pair = [[o for o in sent if o.probe.mention == mode] for mode in ("at", other)]
+        if not all(pair):
+            continue
+        rates = [Rate(sum(o.responded for o in group_), len(group_)) for group_ in pair]
+        strata = [(_brand_rate(pair[0], brand), _brand_rate(pair[1], brand))
+                   for brand in sorted({o.probe.brand for o in sent})]
+        effect[f"at_vs_{other}"] = {
+            "fisher": _comparison_record(fisher(*rates)),
+            "by_brand": _comparison_record(mantel_haenszel(strata)),
+        }
+    return effect
+
+
+def _brand_rate(outcomes: Sequence[Outcome], brand: str) -> Rate:
+    mine = [o for o in outcomes if o.probe.brand == brand]
+    return Rate(sum(o.responded for o in mine), len(mine))
+
+
+def _curve_record(curve: ReplyCurve) -> dict[str, Any]:
+    return {"n": curve.n, "replies": curve.replies, "times_s": list(curve.times),
+            "answered": list(curve.answered), "horizon_s": curve.horizon,
+            "answered_within": {"1h": curve.answered_within(HOUR),
+                                "2h": curve.answered_within(2 * HOUR),
+                                "24h": curve.answered_within(DAY)},
+            "restricted_mean_s": curve.restricted_mean()}
+
+
+def _matchup_record(brands: list[str], sent: Sequence[Outcome], window: float,
+                    names: dict[str, str]) -> dict[str, Any]:
+    result = matchup(brands, sent, window)
+    return {"brands": brands, "names": [names.get(b, b) for b in brands],
+            "contenders": [{"brand": c.brand, **rate_record(c.rate),
+                            "restricted_mean_s": c.restricted_mean_s}
+                           for c in result.contenders],
+            "rate_verdict": result.rate_verdict, "time_verdict": result.time_verdict,
+            "time_p_value": result.time_p_value}
+
+
+def _hours(scenario: Scenario) -> dict[str, Hours]:
+    return {b.id: Hours.of(b.business_hours.days, b.business_hours.open,
+                           b.business_hours.close, b.timezone or scenario.timezone)
+            for b in scenario.brands}

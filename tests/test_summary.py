@@ -1,0 +1,82 @@
+"""The summary of a simulated 2013 replay: every rate with k and n, shares labelled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.analysis.outcomes import from_store
+from harness.analysis.summary import summarize
+from harness.scenario.load import load_scenario
+from harness.store.sqlite import Store
+
+from .conftest import REPLAY
+from .simrun import run_in_process
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    scenario = load_scenario(REPLAY)
+    folder: Path = tmp_path_factory.mktemp("replay")
+    run_in_process(scenario, folder)
+    store = Store.open(folder / "run.sqlite")
+    try:
+        result = summarize(from_store(store), scenario)
+    finally:
+        store.close()
+    return json.loads(json.dumps(result))  # it is plain data
+
+
+def _is_rate(record: dict[str, Any]) -> bool:
+    return {"k", "n", "rate", "ci95"} <= set(record) and 0 <= record["k"] <= record["n"]
+
+
+def test_headline_has_its_denominator(summary: dict[str, Any]) -> None:
+    head = summary["headline"]
+    assert head["sent"] == 280 and head["brands"] == 14 and head["personas"] == 4
+    assert _is_rate(head["answered"]) and head["answered"]["n"] == 280
+    assert head["answered"]["k"] == sum(row["k"] for row in summary["leaderboard"])
+    within = head["answered_within"]
+    assert within["1h"] <= within["24h"] <= within["window"]
+    assert within["window"] == pytest.approx(head["answered"]["rate"])
+
+
+def test_every_brand_is_ranked_with_k_of_20_and_a_tier(summary: dict[str, Any]) -> None:
+    board = summary["leaderboard"]
+    assert len(board) == 14 and all(_is_rate(row) and row["n"] == 20 for row in board)
+    rates = [row["rate"] for row in board]
+    assert rates == sorted(rates, reverse=True)
+    tiers = {row["name"]: row["tier"] for row in board}
+    assert tiers["Starbucks"] == tiers["Visa"] == tiers["Apple"] == "no response"
+    assert tiers["Pepsi"] == "fast responders" and tiers["HP"] == "slow responders"
+
+
+def test_category_shares_of_replies_are_labelled_and_add_up(summary: dict[str, Any]) -> None:
+    categories = summary["groups"]["category"]
+    assert all(_is_rate(row) and row["n"] == 56 for row in categories)
+    assert sum(row["share_of_replies"] for row in categories) == pytest.approx(1.0)
+    # the 2013 write-up's mistake: shares of replies are not response rates
+    assert sum(row["rate"] for row in categories) < 1.0
+
+
+def test_the_at_effect_is_tested_overall_and_by_brand(summary: dict[str, Any]) -> None:
+    effect = summary["mention_effect"]["at_vs_name"]
+    assert effect["fisher"]["first"]["n"] == 140 and effect["fisher"]["second"]["n"] == 140
+    assert effect["fisher"]["p_value"] < 0.001
+    assert effect["by_brand"]["test"] == "Mantel-Haenszel"
+    assert effect["by_brand"]["p_value"] < 0.001
+
+
+def test_matchups_engagement_and_hours(summary: dict[str, Any]) -> None:
+    matchups = summary["matchups"]
+    assert len(matchups) == 7
+    for match in matchups:
+        assert len(match["contenders"]) == 2
+        assert match["rate_verdict"] in (*match["brands"], "too close to call")
+        assert match["time_verdict"] in (*match["brands"], "too close to call")
+    assert sum(summary["engagement"]["distribution"].values()) == 280
+    hours = summary["business_hours"]
+    assert sum(side["n"] for side in hours.values()) == 280
