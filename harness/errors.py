@@ -5,6 +5,7 @@ with its ``exit_code`` instead of showing a traceback::
 
     HarnessError                    exit 2 unless stated
     ├── ScenarioError               a scenario file has one or more problems (all of them listed)
+    ├── UsageError                  a command was called in a way that cannot work
     ├── RunFolderError              a run folder is missing, locked, or holds another scenario
     └── ChannelError                raised by channel adapters; the runner handles these
         ├── NotConfigured           the adapter lacks settings or credentials
@@ -47,6 +48,10 @@ class ScenarioError(HarnessError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(HarnessError):
+    """A command was called in a way that cannot work."""
 
 
 class RunFolderError(HarnessError):

@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     race = commands.add_parser(
         "race", help="simulate a scenario and show the results",
-        description="Simulate a scenario (like `run --simulate`) and then show the race "
-        "results. On a finished run folder it only shows the results.")
+        description="Simulate a scenario (like `run --simulate`), show the results and build "
+        "the report in DIR/report. On a finished run folder it only shows and reports.")
     race.add_argument("scenario", metavar="SCENARIO")
     race.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
     race.add_argument("--seed", type=int, help="override the scenario's seed")
@@ -92,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(handler=_lazy("harness.cli.inspect", "export"))
+    report = commands.add_parser(
+        "report", help="build the race report (HTML, poster, charts, CSV, JSON)",
+        description="Build the report of a run folder: report.html (self-contained), "
+        "infographic.png, charts/ (PNG and SVG), probes.csv and summary.json. A pure "
+        "function of the store: rebuild it any time, even while a run goes on.")
+    report.add_argument("folder", metavar="DIR")
+    report.add_argument("--out", metavar="OUTDIR", help="where to write (default: DIR/report)")
+    report.set_defaults(handler=_lazy("harness.cli.results", "report"))
+
+    chart = commands.add_parser(
+        "chart", help="draw one chart (PNG or SVG)",
+        description="Draw one chart of a run: a metric by a grouping, titled and labelled, "
+        "as PNG or SVG (by the file's suffix).")
+    chart.add_argument("folder", metavar="DIR")
+    chart.add_argument("--metric", required=True,
+                       choices=("response_rate", "time_to_reply", "level"))
+    chart.add_argument("--by", required=True,
+                       choices=("brand", "industry", "category", "mention", "persona",
+                                "channel"))
+    chart.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.svg")
+    chart.set_defaults(handler=_lazy("harness.cli.results", "chart"))
     return parser
 
 

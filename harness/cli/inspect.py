@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from harness.cli.output import table, write_csv, write_json
-from harness.errors import RunFolderError, ScenarioError
+from harness.cli.output import table
+from harness.errors import ScenarioError
+from harness.report.files import write_csv, write_json
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 
@@ -91,10 +92,7 @@ def schema(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _open_store(folder: str) -> Iterator[Store]:
-    run_folder = RunFolder(Path(folder))
-    if not run_folder.exists():
-        raise RunFolderError(f"{folder}: no run here (expected {run_folder.store_path.name})")
-    store = Store.open(run_folder.store_path)
+    store = RunFolder(Path(folder)).open_store()
     try:
         yield store
     finally:

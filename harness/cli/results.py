@@ -1,21 +1,27 @@
-"""Race results in the terminal (until the full report lands)."""
+"""Race results: the leaderboard in the terminal, the report, and single charts."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.analysis.leaderboard import group, leaderboard
 from harness.analysis.outcomes import from_store
 from harness.cli.output import table
 from harness.durations import format_duration
+from harness.errors import UsageError
 from harness.store.folder import RunFolder
-from harness.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from harness.report.build import ReportFiles
+
 
 
 def print_race(folder: Path) -> None:
     """Print the leaderboard and the @ vs name comparison of a run."""
-    store = Store.open(RunFolder(folder).store_path)
+    store = RunFolder(folder).open_store()
     try:
         meta = store.meta()
         results = from_store(store)
@@ -44,3 +50,49 @@ def print_race(folder: Path) -> None:
                      f"{low:.0%}-{high:.0%}"))
     print(table(("mention", "answered", "rate", "95% CI"), rows, "lrrr"))
     print(f"\nRun folder: {folder}  (shopper export {folder} for one row per probe)")
+
+
+def report(args: argparse.Namespace) -> int:
+    """`shopper report DIR [--out OUTDIR]`."""
+    folder = Path(args.folder)
+    out = Path(args.out) if args.out else folder / "report"
+    files = write_report(folder, out)
+    print(f"report: {files.html}\nposter: {files.poster}\ncharts: {out / 'charts'}\n"
+          f"data:   {files.summary}, {files.probes}")
+    return 0
+
+
+def write_report(folder: Path, out: Path) -> ReportFiles:
+    """Build the report of the run in ``folder`` into ``out``."""
+    from harness.report.build import build_report
+
+    store = RunFolder(folder).open_store()
+    try:
+        return build_report(store, out)
+    finally:
+        store.close()
+
+
+def chart(args: argparse.Namespace) -> int:
+    """`shopper chart DIR --metric M --by G --out FILE.png|.svg`."""
+    from harness.report import charts
+    from harness.scenario.model import Scenario
+
+    target = Path(args.out)
+    if target.suffix not in (".png", ".svg"):
+        raise UsageError(f"{target}: the chart file must end in .png or .svg")
+    store = RunFolder(Path(args.folder)).open_store()
+    try:
+        scenario = Scenario.model_validate_json(store.meta()["scenario_json"])
+        results = from_store(store)
+    finally:
+        store.close()
+    labels = {**{b.id: b.name for b in scenario.brands}, **charts.MENTION_WORDS,
+              **{c.id: c.label for c in scenario.categories}}
+    drawn = charts.chart(args.metric, args.by, results,
+                         scenario.schedule.observation_window.total_seconds(), labels)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    drawn.figure.savefig(target, format=target.suffix[1:])
+    charts.close(drawn)
+    print(f"{target}: {drawn.title}")
+    return 0

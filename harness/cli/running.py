@@ -16,7 +16,7 @@ from harness import __version__
 from harness.channels.base import ChannelAdapter, ChannelContext
 from harness.channels.registry import get_adapter
 from harness.clock import Clock, VirtualClock
-from harness.errors import HarnessError, RunFolderError
+from harness.errors import RunFolderError, UsageError
 from harness.runner.events import RunnerEvents
 from harness.runner.loop import Runner
 from harness.runner.roster import Roster
@@ -24,10 +24,6 @@ from harness.scenario.load import load_scenario
 from harness.scenario.model import Scenario, scenario_hash, scenario_json
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
-
-
-class UsageError(HarnessError):
-    """The command was called in a way that cannot work."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
 def race(args: argparse.Namespace) -> int:
     """`shopper race SCENARIO`: simulate, then show the results."""
     result = _simulate(args)
-    from harness.cli.results import print_race
+    from harness.cli.results import print_race, write_report
 
     print_race(result.folder)
+    files = write_report(result.folder, result.folder / "report")
+    print(f"Report: {files.html}  Poster: {files.poster}")
     return 0 if result.finished else 1
 
 

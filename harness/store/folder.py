@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import RunFolderError
-from harness.store.sqlite import STORE_FILE
+from harness.store.sqlite import STORE_FILE, Store
 
 LOCK_FILE = "run.lock"
 
@@ -32,6 +32,12 @@ class RunFolder:
     def exists(self) -> bool:
         """Whether the folder already holds a run."""
         return self.store_path.exists()
+
+    def open_store(self) -> Store:
+        """The folder's store, for reading; a clear error if there is no run here."""
+        if not self.exists():
+            raise RunFolderError(f"{self.path}: no run here (expected {self.store_path.name})")
+        return Store.open(self.store_path)
 
     def lock(self) -> RunFolder:
         """Take the folder's lock, or raise :class:`RunFolderError` naming the holder."""

@@ -1,0 +1,164 @@
+"""Build a run's report: charts, report.html, infographic.png, probes.csv and summary.json.
+
+Everything here is a pure function of the run's store. Replies from brands are untrusted: the
+page is rendered with autoescaping on, so any HTML or template syntax in them is shown as
+text, and charts are embedded as images with alt text, so the page needs no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store
+from harness.analysis.summary import summarize
+from harness.durations import format_duration
+from harness.report import charts as charting
+from harness.report.files import write_csv
+from harness.report.poster import draw_poster
+from harness.scenario.model import Scenario
+from harness.store.records import ReplyRecord
+from harness.store.sqlite import Store
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a report was written."""
+
+    folder: Path
+    html: Path
+    poster: Path
+    summary: Path
+    probes: Path
+    charts: list[Path]
+
+
+def build_report(store: Store, out: Path) -> ReportFiles:
+    """Write the whole report for ``store`` into ``out``."""
+    meta = store.meta()
+    scenario = Scenario.model_validate_json(meta["scenario_json"])
+    outcomes = from_store(store)
+    replies = store.replies()
+    summary = summarize(outcomes, scenario)
+    out.mkdir(parents=True, exist_ok=True)
+    window = scenario.schedule.observation_window.total_seconds()
+    names = {b.id: b.name for b in scenario.brands}
+    labels = {**names, **charting.MENTION_WORDS,
+              **{c.id: c.label for c in scenario.categories}}
+    drawn = {
+        "leaderboard": charting.chart("response_rate", "brand", outcomes, window, labels),
+        "mention": charting.chart("response_rate", "mention", outcomes, window, labels),
+        "time": charting.chart("time_to_reply", "mention", outcomes, window, labels),
+        "levels": charting.chart("level", "industry", outcomes, window, labels),
+        "timeline": charting.timeline(outcomes, labels),
+    }
+    chart_files: list[Path] = []
+    embedded: dict[str, Markup] = {}
+    for key, chart in drawn.items():
+        paths = charting.save(chart, out / "charts")
+        chart_files.extend(paths)
+        svg = next(p for p in paths if p.suffix == ".svg")
+        embedded[key] = _figure(svg, chart)
+        charting.close(chart)
+    html = out / "report.html"
+    html.write_text(_page(scenario, summary, embedded, outcomes, replies, names),
+                    encoding="utf-8")
+    poster = out / "infographic.png"
+    draw_poster(summary, poster)
+    summary_path = out / "summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+    probes = out / "probes.csv"
+    zone = ZoneInfo(scenario.timezone)
+    with probes.open("w", encoding="utf-8", newline="") as handle:
+        write_csv([o.row(zone) for o in outcomes], EXPORT_FIELDS, handle)
+    return ReportFiles(out, html, poster, summary_path, probes, chart_files)
+
+
+def _figure(svg: Path, chart: charting.Chart) -> Markup:
+    data = base64.b64encode(svg.read_bytes()).decode("ascii")
+    return Markup('<figure><img src="data:image/svg+xml;base64,{}" alt="{}">'
+                  "<figcaption>{}</figcaption></figure>").format(data, chart.alt, chart.title)
+
+
+def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup],
+          outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str]) -> str:
+    environment = Environment(loader=PackageLoader("harness.report", "templates"),
+                              autoescape=select_autoescape(["html", "j2"]),
+                              keep_trailing_newline=True)
+    template = environment.get_template("report.html.j2")
+    head = summary["headline"]
+    window = scenario.schedule.observation_window
+    return template.render(
+        title=scenario.title or scenario.name, description=scenario.description,
+        head=head, leaderboard=summary["leaderboard"], matchups=summary["matchups"],
+        groups=summary["groups"], mention_effect=summary["mention_effect"],
+        engagement=summary["engagement"], business_hours=summary["business_hours"],
+        charts=charts, names=names, mention_words=charting.MENTION_WORDS,
+        categories={c.id: c.label for c in scenario.categories},
+        design_type=scenario.design.type, window=format_duration(window),
+        examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
+                                                                              summary),
+        rate=_rate, pct=_pct, duration=_duration,
+        verdict=lambda v: names.get(v, v),
+    )
+
+
+def _rate(record: dict[str, Any]) -> str:
+    if not record["n"]:
+        return f"{record['k']}/{record['n']}"
+    low, high = record["ci95"]
+    return f"{record['k']}/{record['n']} = {record['rate']:.0%} ({low:.0%}-{high:.0%})"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else format_duration(seconds)
+
+
+def _examples(outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str],
+              count: int = 6) -> list[dict[str, str]]:
+    """A few brand replies, fastest first within each brand, one per brand at most."""
+    sent = {o.probe.probe_id: o for o in outcomes if o.sent_at is not None}
+    chosen: dict[str, dict[str, str]] = {}
+    for reply in sorted(replies, key=lambda r: r.created_at):
+        outcome = sent.get(reply.probe_id or "")
+        if outcome is None or not reply.from_brand or reply.automated or outcome.sent_at is None:
+            continue
+        brand = outcome.probe.brand
+        if brand in chosen:
+            continue
+        chosen[brand] = {
+            "text": reply.text, "author": f"{reply.author} ({names.get(brand, brand)})",
+            "persona": outcome.probe.persona, "kind": reply.kind.replace("_", " "),
+            "latency": format_duration(reply.created_at - outcome.sent_at)}
+        if len(chosen) == count:
+            break
+    return list(chosen.values())
+
+
+def _methodology(scenario: Scenario, summary: dict[str, Any]) -> str:
+    head = summary["headline"]
+    industries = len({b.industry for b in scenario.brands})
+    modes = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
+    named = ", ".join(modes[m] for m in dict.fromkeys(scenario.design.mentions))
+    design = ("the way of naming the brand changed week by week for every brand alike"
+              if scenario.design.type == "replay" else
+              "brands were split so that half started with each way of naming them")
+    window: timedelta = scenario.schedule.observation_window
+    return (f"{head['personas']} shoppers sent {head['sent']} messages to {head['brands']} "
+            f"brands in {industries} industries over {head['weeks']} weeks "
+            f"({len(scenario.categories)} kinds of question; brands named by {named}; "
+            f"{design}). Replies were counted for {format_duration(window)} after each "
+            f"message. Seed {scenario.seed}.")

@@ -1,0 +1,207 @@
+"""Charts drawn from a run's outcomes: each one titled, labelled, with alt text, in PNG and SVG.
+
+``chart(metric, by, ...)`` is the general form (``shopper chart``); the report uses it for its
+own charts and adds the timeline heat map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, cast
+
+from harness.analysis.engagement import LEVELS, Thresholds, distribution, level
+from harness.analysis.leaderboard import GroupResult, group
+from harness.analysis.outcomes import Outcome
+from harness.analysis.survival import reply_curve
+from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults, series_colour
+
+METRICS = ("response_rate", "time_to_reply", "level")
+GROUPS: dict[str, Callable[[Outcome], str]] = {
+    "brand": lambda o: o.probe.brand,
+    "industry": lambda o: o.probe.industry,
+    "category": lambda o: o.probe.category,
+    "mention": lambda o: o.probe.mention,
+    "persona": lambda o: o.probe.persona,
+    "channel": lambda o: o.probe.channel,
+}
+MENTION_WORDS = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
+GROUP_WORDS = {"brand": "brand", "industry": "industry", "category": "question category",
+               "mention": "how the brand was named", "persona": "shopper",
+               "channel": "channel"}
+
+
+class Chart(NamedTuple):
+    """A drawn chart: its file name (without suffix), title, alt text, and figure."""
+
+    name: str
+    title: str
+    alt: str
+    figure: Any
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(cast(Any, matplotlib_defaults()))
+    return plt
+
+
+def chart(metric: str, by: str, outcomes: Sequence[Outcome], window: float,
+          labels: Mapping[str, str] | None = None) -> Chart:
+    """One chart of ``metric`` (response_rate, time_to_reply, level) by a grouping."""
+    if metric not in METRICS or by not in GROUPS:
+        raise ValueError(f"unknown chart {metric!r} by {by!r}")
+    sent = [o for o in outcomes if o.sent_at is not None]
+    labels = labels or {}
+    draw = {"response_rate": _rates, "time_to_reply": _curves, "level": _levels}[metric]
+    return draw(by, sent, window, labels)
+
+
+def _label(labels: Mapping[str, str], key: str) -> str:
+    return labels.get(key, key)
+
+
+def _rates(by: str, sent: Sequence[Outcome], window: float,
+           labels: Mapping[str, str]) -> Chart:
+    plt = _pyplot()
+    results = sorted(group(sent, GROUPS[by]), key=lambda g: (g.rate.value or 0.0, g.key))
+    figure, axes = plt.subplots(figsize=(8, 0.45 * len(results) + 1.6))
+    names = [_label(labels, r.key) for r in results]
+    values = [100 * (r.rate.value or 0.0) for r in results]
+    low = [100 * ((r.rate.value or 0.0) - (r.rate.interval or (0.0, 0.0))[0]) for r in results]
+    high = [100 * ((r.rate.interval or (0.0, 0.0))[1] - (r.rate.value or 0.0))
+            for r in results]
+    axes.barh(names, values, color=OKABE_ITO["blue"], xerr=[low, high],
+              error_kw={"ecolor": INK, "capsize": 3, "linewidth": 1})
+    for y, result in enumerate(results):
+        axes.text(101, y, f"{result.rate.k}/{result.rate.n}", va="center", fontsize=10,
+                  color=INK)
+    axes.set_xlim(0, 112)
+    axes.set_xlabel("messages answered within the observation window (%), with 95% interval")
+    title = f"Share of messages answered, by {GROUP_WORDS[by]}"
+    axes.set_title(title, loc="left", fontweight="bold")
+    alt = f"Bar chart: {title.lower()}. " + "; ".join(
+        f"{name}: {r.rate.k} of {r.rate.n} ({value:.0f}%)"
+        for name, r, value in zip(reversed(names), reversed(results), reversed(values),
+                                  strict=True)) + "."
+    return Chart(f"response_rate_by_{by}", title, alt, figure)
+
+
+def _curves(by: str, sent: Sequence[Outcome], window: float,
+            labels: Mapping[str, str]) -> Chart:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 4.8))
+    keys = sorted({GROUPS[by](o) for o in sent})
+    described = []
+    for index, key in enumerate(keys):
+        curve = reply_curve([o for o in sent if GROUPS[by](o) == key], window)
+        hours = [0.0, *(t / 3600 for t in curve.times), window / 3600]
+        shares = [0.0, *(100 * a for a in curve.answered)]
+        shares.append(shares[-1])
+        name = _label(labels, key)
+        axes.step(hours, shares, where="post", color=series_colour(index), linewidth=2,
+                  label=f"{name} (n={curve.n})")
+        described.append(f"{name}: {100 * curve.answered_within(3600):.0f}% within 1 hour, "
+                         f"{100 * curve.answered_within(window):.0f}% within the window")
+    for mark, text in ((1, "1 h"), (2, "2 h")):
+        axes.axvline(mark, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
+        axes.text(mark, 1, f" {text}: what customers expect", rotation=90, fontsize=8,
+                  color=INK, va="bottom")
+    axes.set_xscale("symlog", linthresh=1)
+    axes.set_xlim(0, window / 3600)
+    ticks = [t for t in (0, 1, 2, 6, 24, 72, 168, 336, 720) if t <= window / 3600]
+    axes.set_xticks(ticks, [str(t) for t in ticks])
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("hours after the message was sent")
+    axes.set_ylabel("answered so far (%)")
+    axes.grid(axis="y", color=FAINT)
+    axes.legend(frameon=False, fontsize=9)
+    title = f"How fast messages were answered, by {GROUP_WORDS[by]}"
+    axes.set_title(title, loc="left", fontweight="bold")
+    alt = (f"Line chart: {title.lower()}, unanswered messages counted as not answered by the "
+           "end of the window. " + "; ".join(described) + ".")
+    return Chart(f"time_to_reply_by_{by}", title, alt, figure)
+
+
+def _levels(by: str, sent: Sequence[Outcome], window: float,
+            labels: Mapping[str, str]) -> Chart:
+    plt = _pyplot()
+    keys = sorted({GROUPS[by](o) for o in sent})
+    figure, axes = plt.subplots(figsize=(8, 0.45 * len(keys) + 2))
+    counts = {key: distribution([o for o in sent if GROUPS[by](o) == key]) for key in keys}
+    names = [_label(labels, key) for key in keys]
+    left = [0] * len(keys)
+    palette = [OKABE_ITO[c] for c in ("grey", "vermillion", "orange", "green", "blue",
+                                      "purple")]
+    for value in range(6):
+        widths = [counts[key][value] for key in keys]
+        axes.barh(names, widths, left=left, color=palette[value],
+                  label=f"{value}: {LEVELS[value]}")
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axes.set_xlabel("messages")
+    axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    title = f"Engagement level reached, by {GROUP_WORDS[by]}"
+    axes.set_title(title, loc="left", fontweight="bold")
+    alt = f"Stacked bar chart: {title.lower()}. " + "; ".join(
+        f"{name}: " + ", ".join(f"level {v} {counts[key][v]}" for v in range(6)
+                                if counts[key][v])
+        for name, key in zip(names, keys, strict=True)) + "."
+    return Chart(f"level_by_{by}", title, alt, figure)
+
+
+def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str]) -> Chart:
+    """A brand x sending-day heat map: grey unanswered, colour by engagement level."""
+    plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+
+    sent = [o for o in outcomes if o.sent_at is not None]
+    brands = sorted({o.probe.brand for o in sent}, key=lambda b: _label(labels, b))
+    days = sorted({o.probe.day for o in sent})
+    grid = [[-1.0] * len(days) for _ in brands]
+    for outcome in sent:
+        row, column = brands.index(outcome.probe.brand), days.index(outcome.probe.day)
+        grid[row][column] = max(grid[row][column], float(level(outcome, Thresholds())))
+    palette = ListedColormap(["#FFFFFF"] + [OKABE_ITO[c] for c in (
+        "grey", "vermillion", "orange", "green", "blue", "purple")])
+    figure, axes = plt.subplots(figsize=(max(6, 0.35 * len(days) + 3), 0.35 * len(brands) + 2))
+    axes.imshow([[v + 1 for v in row] for row in grid], cmap=palette, vmin=0, vmax=6,
+                aspect="auto")
+    axes.set_yticks(range(len(brands)), [_label(labels, b) for b in brands])
+    axes.set_xticks(range(len(days)), [str(d) for d in days], fontsize=8)
+    axes.set_xlabel("sending day")
+    title = "Every message, day by day: grey unanswered, colour = engagement level"
+    axes.set_title(title, loc="left", fontweight="bold", fontsize=11)
+    answered = sum(o.responded for o in sent)
+    alt = (f"Heat map of {len(sent)} messages to {len(brands)} brands over {len(days)} "
+           f"sending days; {answered} were answered.")
+    return Chart("timeline", title, alt, figure)
+
+
+def save(drawn: Chart, folder: Path) -> list[Path]:
+    """Write the chart as PNG and SVG into ``folder``; return the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in ("png", "svg"):
+        path = folder / f"{drawn.name}.{suffix}"
+        drawn.figure.savefig(path, format=suffix, metadata=_metadata(suffix, drawn.title))
+        paths.append(path)
+    return paths
+
+
+def _metadata(suffix: str, title: str) -> dict[str, Any]:
+    # Fixed metadata keeps rebuilt files identical (no dates, no software versions).
+    if suffix == "svg":
+        return {"Title": title, "Date": None, "Creator": None}
+    return {"Title": title, "Software": None}
+
+
+def close(drawn: Chart) -> None:
+    """Free the figure's memory."""
+    _pyplot().close(drawn.figure)
+
+
+__all__ = ["GROUPS", "METRICS", "Chart", "GroupResult", "chart", "close", "save", "timeline"]

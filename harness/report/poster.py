@@ -1,0 +1,96 @@
+"""The infographic: one tall PNG a journalist can publish as it is.
+
+Title, the headline number with its denominator, the leaderboard, the head-to-head matchups
+and the @ finding, drawn with matplotlib at 1080 pixels wide.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults
+
+WIDTH_PX = 1080
+DPI = 100
+
+
+def _rate_text(record: dict[str, Any]) -> str:
+    if not record["n"]:
+        return f"{record['k']}/{record['n']}"
+    return f"{record['k']}/{record['n']} ({record['rate']:.0%})"
+
+
+def draw_poster(summary: dict[str, Any], path: Path) -> None:
+    """Draw the poster for a run's summary into ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(cast(Any, matplotlib_defaults()))
+    board = summary["leaderboard"]
+    matchups = summary["matchups"]
+    head = summary["headline"]
+    height = 3.9 + 0.42 * len(board) + 0.3 * len(matchups)
+    figure = plt.figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI)
+    figure.patch.set_facecolor("white")
+    y = 1.0 - 0.45 / height
+
+    def line(text: str, size: float, weight: str = "normal", colour: str = INK,
+             gap: float = 0.0) -> None:
+        nonlocal y
+        figure.text(0.05, y, text, fontsize=size, fontweight=weight, color=colour, va="top")
+        y -= (size / 72 * 1.5 + gap) / height
+
+    title = summary["scenario"]["title"] or summary["scenario"]["name"]
+    line(title, 24, "bold", gap=0.1)
+    answered = head["answered"]
+    line(f"{_rate_text(answered)} messages answered by the brand", 20, "bold",
+         OKABE_ITO["blue"])
+    line(f"{head['brands']} brands, {head['personas']} shoppers, {head['weeks']} weeks; "
+         f"{head['answered_within']['1h']:.0%} of all messages answered within an hour",
+         13, gap=0.25)
+
+    line("Leaderboard: share of messages answered (95% interval)", 15, "bold", gap=0.05)
+    bar_height = 0.42 * len(board)
+    axes = figure.add_axes((0.3, y - bar_height / height, 0.55, bar_height / height))
+    names = [row["name"] for row in reversed(board)]
+    rates = [100 * (row["rate"] or 0.0) for row in reversed(board)]
+    lows = [100 * ((row["rate"] or 0.0) - row["ci95"][0]) for row in reversed(board)]
+    highs = [100 * (row["ci95"][1] - (row["rate"] or 0.0)) for row in reversed(board)]
+    axes.barh(names, rates, xerr=[lows, highs], color=OKABE_ITO["blue"],
+              error_kw={"ecolor": INK, "capsize": 2, "linewidth": 0.8})
+    for index, row in enumerate(reversed(board)):
+        axes.text(101, index, f"{row['k']}/{row['n']}", va="center", fontsize=10)
+    axes.set_xlim(0, 112)
+    axes.tick_params(labelsize=11)
+    axes.grid(axis="x", color=FAINT)
+    y -= (bar_height + 0.55) / height
+
+    line("Head to head", 15, "bold")
+    for match in matchups:
+        parts = [f"{name} {_rate_text(c)}" for name, c in zip(match["names"],
+                                                              match["contenders"],
+                                                              strict=True)]
+        winner = match["rate_verdict"]
+        winner = next((n for b, n in zip(match["brands"], match["names"], strict=True)
+                       if b == winner), winner)
+        verdict = winner if winner == "too close to call" else f"winner {winner}"
+        line(f"{' vs '.join(parts)}: {verdict}", 12)
+
+    effect = summary["mention_effect"].get("at_vs_name")
+    if effect:
+        y -= 0.15 / height
+        clear = effect["fisher"]["p_value"] < 0.05
+        line("Naming the brand by its @handle " + ("mattered" if clear else
+                                                    "made no clear difference"), 15, "bold")
+        line(f"With @: {_rate_text(effect['fisher']['first'])}.  By name only: "
+             f"{_rate_text(effect['fisher']['second'])}.  Fisher's exact test "
+             f"p = {effect['fisher']['p_value']:.2g}.", 12)
+    figure.text(0.05, 0.12 / height, "Rates count replies from the brand's own accounts within "
+                "the observation window; intervals are 95% Wilson intervals.", fontsize=9,
+                color=OKABE_ITO["grey"])
+    with plt.rc_context({"savefig.bbox": "standard"}):  # exactly WIDTH_PX wide
+        figure.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    plt.close(figure)
