@@ -1,0 +1,114 @@
+"""The race report: complete, honest about denominators, self-contained, and inert to
+whatever the brands wrote."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPLAY, SMALL
+from .simrun import run_in_process
+
+HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "{{ 7*7 }}"]
+
+
+def shopper(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def race(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("race") / "run"
+    result = shopper("race", str(REPLAY), "--out", str(folder), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "Report:" in result.stdout
+    return folder / "report"
+
+
+def test_race_writes_every_part_of_the_report(race: Path) -> None:
+    for name in ("report.html", "infographic.png", "summary.json", "probes.csv"):
+        assert (race / name).is_file() and (race / name).stat().st_size > 1000
+    charts = sorted(p.name for p in (race / "charts").iterdir())
+    stems = {p.rsplit(".", 1)[0] for p in charts}
+    assert {f"{stem}.{suffix}" for stem in stems for suffix in ("png", "svg")} == set(charts)
+    assert {"response_rate_by_brand", "time_to_reply_by_mention", "timeline"} <= stems
+    assert len((race / "probes.csv").read_text(encoding="utf-8").splitlines()) == 281
+
+
+def test_poster_is_at_least_1080_pixels_wide(race: Path) -> None:
+    header = (race / "infographic.png").read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(header[16:20], "big")
+    assert width >= 1080
+
+
+def test_page_shows_every_brand_with_its_k_of_n(race: Path) -> None:
+    html = (race / "report.html").read_text(encoding="utf-8")
+    summary = json.loads((race / "summary.json").read_text(encoding="utf-8"))
+    for row in summary["leaderboard"]:
+        assert row["name"].replace("'", "&#39;") in html
+        assert f"{row['k']}/{row['n']}" in html
+    # every percentage in the tables comes with its k/n
+    for cell in re.findall(r'<td class="num">([^<]*%[^<]*)</td>', html):
+        assert re.search(r"\d+/\d+", cell) or "of replies" in cell or cell.endswith("%")
+    assert "Share of all replies" in html and "of replies" in html
+
+
+def test_page_is_self_contained_with_alt_text_everywhere(race: Path) -> None:
+    html = (race / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "@import" not in html and "url(http" not in html
+    images = re.findall(r"<img [^>]*>", html)
+    assert len(images) >= 5
+    for image in images:
+        alt = re.search(r'alt="([^"]+)"', image)
+        assert alt and len(alt.group(1)) > 20
+        assert 'src="data:image/svg+xml;base64,' in image
+
+
+def test_replies_are_shown_as_text_never_run(tmp_path: Path) -> None:
+    from harness.scenario.load import load_scenario_text
+    from harness.scenario.model import Scenario
+
+    data = load_scenario_text(SMALL, "s.yaml").model_dump(mode="json")
+    answering = {"fast": HOSTILE[0], "slow": HOSTILE[1], "bank": HOSTILE[2]}
+    for brand in data["brands"]:
+        if brand["id"] in answering:
+            brand["simulate"]["texts"] = [answering[brand["id"]]]
+    hostile_scenario = Scenario.model_validate(data)
+    run_in_process(hostile_scenario, tmp_path / "run")
+    result = shopper("report", str(tmp_path / "run"), "--out", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "{{ 7*7 }}" in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"<img[^>]*onerror", html)
+
+
+def test_chart_command_draws_png_and_svg(race: Path, tmp_path: Path) -> None:
+    run = race.parent
+    for suffix in ("png", "svg"):
+        target = tmp_path / f"chart.{suffix}"
+        result = shopper("chart", str(run), "--metric", "time_to_reply", "--by", "industry",
+                         "--out", str(target))
+        assert result.returncode == 0, result.stderr
+        assert target.stat().st_size > 1000
+    assert "<svg" in (tmp_path / "chart.svg").read_text(encoding="utf-8")
+    bad = shopper("chart", str(run), "--metric", "level", "--by", "brand", "--out",
+                  str(tmp_path / "chart.jpg"))
+    assert bad.returncode == 2 and "must end in .png or .svg" in bad.stderr
+
+
+def test_report_is_rebuilt_the_same(race: Path, tmp_path: Path) -> None:
+    result = shopper("report", str(race.parent), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("summary.json", "probes.csv", "report.html"):
+        assert (tmp_path / name).read_bytes() == (race / name).read_bytes(), name
