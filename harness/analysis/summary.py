@@ -47,6 +47,9 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
     names = {b.id: b.name for b in scenario.brands}
     curve = reply_curve(sent, window)
     board = leaderboard(sent)
+    by_brand: dict[str, list[Outcome]] = {}
+    for outcome in sent:
+        by_brand.setdefault(outcome.probe.brand, []).append(outcome)
     return {
         "scenario": {"name": scenario.name, "title": scenario.title, "seed": scenario.seed,
                      "window_s": window},
@@ -61,7 +64,8 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
                                 "window": curve.answered_within(window)},
             "restricted_mean_s": curve.restricted_mean(),
         },
-        "leaderboard": [_brand_record(entry, names, sent, window) for entry in board],
+        "leaderboard": [_brand_record(entry, names, by_brand[entry.key], window)
+                        for entry in board],
         "groups": {name: _group_records(sent, key, answered)
                    for name, key in GROUPINGS.items()},
         "mention_effect": _mention_effect(sent),
@@ -82,9 +86,8 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
     }
 
 
-def _brand_record(entry: GroupResult, names: dict[str, str], sent: Sequence[Outcome],
+def _brand_record(entry: GroupResult, names: dict[str, str], mine: Sequence[Outcome],
                   window: float) -> dict[str, Any]:
-    mine = [o for o in sent if o.probe.brand == entry.key]
     curve = reply_curve(mine, window)
     return {"brand": entry.key, "name": names.get(entry.key, entry.key),
             **rate_record(entry.rate),
@@ -114,8 +117,9 @@ def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:
         if not all(pair):
             continue
         rates = [Rate(sum(o.responded for o in group_), len(group_)) for group_ in pair]
-        strata = [(_brand_rate(pair[0], brand), _brand_rate(pair[1], brand))
-                   for brand in sorted({o.probe.brand for o in sent})]
+        by_brand = [_rates_by_brand(group_) for group_ in pair]
+        strata = [(by_brand[0].get(brand, Rate(0, 0)), by_brand[1].get(brand, Rate(0, 0)))
+                  for brand in sorted({o.probe.brand for o in sent})]
         effect[f"at_vs_{other}"] = {
             "fisher": _comparison_record(fisher(*rates)),
             "by_brand": _comparison_record(mantel_haenszel(strata)),
@@ -123,9 +127,13 @@ def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:
     return effect
 
 
-def _brand_rate(outcomes: Sequence[Outcome], brand: str) -> Rate:
-    mine = [o for o in outcomes if o.probe.brand == brand]
-    return Rate(sum(o.responded for o in mine), len(mine))
+def _rates_by_brand(outcomes: Sequence[Outcome]) -> dict[str, Rate]:
+    counts: dict[str, list[int]] = {}
+    for outcome in outcomes:
+        k_n = counts.setdefault(outcome.probe.brand, [0, 0])
+        k_n[0] += outcome.responded
+        k_n[1] += 1
+    return {brand: Rate(k, n) for brand, (k, n) in counts.items()}
 
 
 def _curve_record(curve: ReplyCurve) -> dict[str, Any]:

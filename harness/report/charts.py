@@ -17,6 +17,8 @@ from harness.analysis.survival import reply_curve
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults, series_colour
 
 METRICS = ("response_rate", "time_to_reply", "level")
+MAX_BARS = 40  # a chart of more groups shows the ones with the most (or most answered) probes
+MAX_CURVES = 8
 GROUPS: dict[str, Callable[[Outcome], str]] = {
     "brand": lambda o: o.probe.brand,
     "industry": lambda o: o.probe.industry,
@@ -68,7 +70,8 @@ def _label(labels: Mapping[str, str], key: str) -> str:
 def _rates(by: str, sent: Sequence[Outcome], window: float,
            labels: Mapping[str, str]) -> Chart:
     plt = _pyplot()
-    results = sorted(group(sent, GROUPS[by]), key=lambda g: (g.rate.value or 0.0, g.key))
+    every = group(sent, GROUPS[by])
+    results = sorted(every, key=lambda g: (-(g.rate.value or 0.0), g.key))[:MAX_BARS][::-1]
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(results) + 1.6))
     names = [_label(labels, r.key) for r in results]
     values = [100 * (r.rate.value or 0.0) for r in results]
@@ -82,7 +85,7 @@ def _rates(by: str, sent: Sequence[Outcome], window: float,
                   color=INK)
     axes.set_xlim(0, 112)
     axes.set_xlabel("messages answered within the observation window (%), with 95% interval")
-    title = f"Share of messages answered, by {GROUP_WORDS[by]}"
+    title = f"Share of messages answered, by {GROUP_WORDS[by]}" + _of(results, every)
     axes.set_title(title, loc="left", fontweight="bold")
     alt = f"Bar chart: {title.lower()}. " + "; ".join(
         f"{name}: {r.rate.k} of {r.rate.n} ({value:.0f}%)"
@@ -95,7 +98,7 @@ def _curves(by: str, sent: Sequence[Outcome], window: float,
             labels: Mapping[str, str]) -> Chart:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 4.8))
-    keys = sorted({GROUPS[by](o) for o in sent})
+    keys = _largest_groups(sent, by, MAX_CURVES)
     described = []
     for index, key in enumerate(keys):
         curve = reply_curve([o for o in sent if GROUPS[by](o) == key], window)
@@ -120,7 +123,8 @@ def _curves(by: str, sent: Sequence[Outcome], window: float,
     axes.set_ylabel("answered so far (%)")
     axes.grid(axis="y", color=FAINT)
     axes.legend(frameon=False, fontsize=9)
-    title = f"How fast messages were answered, by {GROUP_WORDS[by]}"
+    every = {GROUPS[by](o) for o in sent}
+    title = f"How fast messages were answered, by {GROUP_WORDS[by]}" + _of(keys, every)
     axes.set_title(title, loc="left", fontweight="bold")
     alt = (f"Line chart: {title.lower()}, unanswered messages counted as not answered by the "
            "end of the window. " + "; ".join(described) + ".")
@@ -130,7 +134,7 @@ def _curves(by: str, sent: Sequence[Outcome], window: float,
 def _levels(by: str, sent: Sequence[Outcome], window: float,
             labels: Mapping[str, str]) -> Chart:
     plt = _pyplot()
-    keys = sorted({GROUPS[by](o) for o in sent})
+    keys = _largest_groups(sent, by, MAX_BARS)
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(keys) + 2))
     counts = {key: distribution([o for o in sent if GROUPS[by](o) == key]) for key in keys}
     names = [_label(labels, key) for key in keys]
@@ -144,7 +148,8 @@ def _levels(by: str, sent: Sequence[Outcome], window: float,
         left = [a + b for a, b in zip(left, widths, strict=True)]
     axes.set_xlabel("messages")
     axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
-    title = f"Engagement level reached, by {GROUP_WORDS[by]}"
+    title = (f"Engagement level reached, by {GROUP_WORDS[by]}"
+             + _of(keys, {GROUPS[by](o) for o in sent}))
     axes.set_title(title, loc="left", fontweight="bold")
     alt = f"Stacked bar chart: {title.lower()}. " + "; ".join(
         f"{name}: " + ", ".join(f"level {v} {counts[key][v]}" for v in range(6)
@@ -159,12 +164,18 @@ def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str]) -> Chart:
     from matplotlib.colors import ListedColormap
 
     sent = [o for o in outcomes if o.sent_at is not None]
-    brands = sorted({o.probe.brand for o in sent}, key=lambda b: _label(labels, b))
+    every = {o.probe.brand for o in sent}
+    brands = sorted(_largest_groups(sent, "brand", MAX_BARS, answered=True),
+                    key=lambda b: _label(labels, b))
     days = sorted({o.probe.day for o in sent})
+    rows = {brand: index for index, brand in enumerate(brands)}
+    columns = {day: index for index, day in enumerate(days)}
     grid = [[-1.0] * len(days) for _ in brands]
     for outcome in sent:
-        row, column = brands.index(outcome.probe.brand), days.index(outcome.probe.day)
-        grid[row][column] = max(grid[row][column], float(level(outcome, Thresholds())))
+        row = rows.get(outcome.probe.brand)
+        if row is not None:
+            column = columns[outcome.probe.day]
+            grid[row][column] = max(grid[row][column], float(level(outcome, Thresholds())))
     palette = ListedColormap(["#FFFFFF"] + [OKABE_ITO[c] for c in (
         "grey", "vermillion", "orange", "green", "blue", "purple")])
     figure, axes = plt.subplots(figsize=(max(6, 0.35 * len(days) + 3), 0.35 * len(brands) + 2))
@@ -173,12 +184,30 @@ def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str]) -> Chart:
     axes.set_yticks(range(len(brands)), [_label(labels, b) for b in brands])
     axes.set_xticks(range(len(days)), [str(d) for d in days], fontsize=8)
     axes.set_xlabel("sending day")
-    title = "Every message, day by day: grey unanswered, colour = engagement level"
+    title = ("Every message, day by day: grey unanswered, colour = engagement level"
+             + _of(brands, every))
     axes.set_title(title, loc="left", fontweight="bold", fontsize=11)
     answered = sum(o.responded for o in sent)
     alt = (f"Heat map of {len(sent)} messages to {len(brands)} brands over {len(days)} "
            f"sending days; {answered} were answered.")
     return Chart("timeline", title, alt, figure)
+
+
+def _largest_groups(sent: Sequence[Outcome], by: str, limit: int, *,
+                    answered: bool = False) -> list[str]:
+    """The ``limit`` groups with the most probes (or, if ``answered``, the most answered),
+    in name order."""
+    counts: dict[str, int] = {}
+    for outcome in sent:
+        key = GROUPS[by](outcome)
+        counts[key] = counts.get(key, 0) + (outcome.responded if answered else 1)
+    chosen = sorted(counts, key=lambda k: (-counts[k], k))[:limit]
+    return sorted(chosen)
+
+
+def _of(shown: Sequence[object], every: Sequence[object] | set[str]) -> str:
+    """A title's note when a chart shows only some of the groups."""
+    return f" ({len(shown)} of {len(every)} shown)" if len(shown) < len(every) else ""
 
 
 def save(drawn: Chart, folder: Path) -> list[Path]:

@@ -12,6 +12,7 @@ from typing import Any, cast
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults
 
 WIDTH_PX = 1080
+POSTER_ROWS = 20
 DPI = 100
 
 
@@ -29,8 +30,9 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     plt.rcParams.update(cast(Any, matplotlib_defaults()))
-    board = summary["leaderboard"]
-    matchups = summary["matchups"]
+    board = summary["leaderboard"][:POSTER_ROWS]
+    ranked = len(summary["leaderboard"])
+    matchups = summary["matchups"][:POSTER_ROWS]
     head = summary["headline"]
     height = 3.9 + 0.42 * len(board) + 0.3 * len(matchups)
     figure = plt.figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI)
@@ -52,7 +54,9 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
          f"{head['answered_within']['1h']:.0%} of all messages answered within an hour",
          13, gap=0.25)
 
-    line("Leaderboard: share of messages answered (95% interval)", 15, "bold", gap=0.05)
+    shown = f" (top {len(board)} of {ranked})" if len(board) < ranked else ""
+    line(f"Leaderboard: share of messages answered (95% interval){shown}", 15, "bold",
+         gap=0.05)
     bar_height = 0.42 * len(board)
     axes = figure.add_axes((0.3, y - bar_height / height, 0.55, bar_height / height))
     names = [row["name"] for row in reversed(board)]
@@ -70,9 +74,11 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
 
     line("Head to head", 15, "bold")
     for match in matchups:
-        parts = [f"{name} {_rate_text(c)}" for name, c in zip(match["names"],
-                                                              match["contenders"],
-                                                              strict=True)]
+        pairs = sorted(zip(match["names"], match["contenders"], strict=True),
+                       key=lambda pair: -(pair[1]["rate"] or 0.0))
+        parts = [f"{name} {_rate_text(c)}" for name, c in pairs[:3]]
+        if len(pairs) > 3:
+            parts.append(f"{len(pairs) - 3} more")
         winner = match["rate_verdict"]
         winner = next((n for b, n in zip(match["brands"], match["names"], strict=True)
                        if b == winner), winner)
