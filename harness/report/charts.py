@@ -184,6 +184,12 @@ def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str]) -> Chart:
     axes.set_yticks(range(len(brands)), [_label(labels, b) for b in brands])
     axes.set_xticks(range(len(days)), [str(d) for d in days], fontsize=8)
     axes.set_xlabel("sending day")
+    from matplotlib.patches import Patch
+
+    colours = ["grey", "vermillion", "orange", "green", "blue", "purple"]
+    axes.legend(handles=[Patch(color=OKABE_ITO[c], label=f"{v}: {LEVELS[v]}")
+                         for v, c in enumerate(colours)],
+                frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     title = ("Every message, day by day: grey unanswered, colour = engagement level"
              + _of(brands, every))
     axes.set_title(title, loc="left", fontweight="bold", fontsize=11)
