@@ -58,3 +58,22 @@ def test_tiers() -> None:
     assert tier(GroupResult("b", Rate(3, 20), 1140)) == "fast responders"
     assert tier(GroupResult("c", Rate(3, 20), 104_000)) == "slow responders"
     assert tier(GroupResult("c", Rate(3, 20), 1800), fast_s=600) == "slow responders"
+
+
+def test_scenario_report_settings_set_levels_and_the_export() -> None:
+    from harness.analysis.engagement import thresholds_of
+    from harness.scenario.load import load_scenario_text
+
+    from .conftest import SMALL
+
+    text = SMALL + "report: {quick_reply: 15m, slow_reply: 2h, fast_tier: 10m}\n"
+    scenario = load_scenario_text(text, "s.yaml")
+    assert thresholds_of(scenario.report) == Thresholds(900, 7200)
+    assert outcome(1800).row(UTC, 900, 7200)["level"] == 2
+    assert outcome(9000).row(UTC, 900, 7200)["level"] == 1
+    assert outcome(60).row(UTC)["level_coded"] is None
+    bad = SMALL + "report: {quick_reply: 2h, slow_reply: 1h}\n"
+    from harness.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="quick_reply must be shorter than slow_reply"):
+        load_scenario_text(bad, "s.yaml")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from harness.analysis.leaderboard import GroupResult
 from harness.analysis.outcomes import Outcome
+from harness.scenario.model import ReportSettings
 
 LEVELS = {
     0: "no response",
@@ -33,21 +34,16 @@ class Thresholds:
     slow_s: float = 86400
 
 
-def level(outcome: Outcome, thresholds: Thresholds = Thresholds()) -> int:
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def level(outcome: Outcome, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> int:
     """The engagement level (0-5) of one probe."""
-    if not outcome.responded or outcome.latency_s is None:
-        return 0
-    if outcome.email:
-        return 5
-    if outcome.direct_message:
-        return 4
-    if outcome.latency_s > thresholds.slow_s:
-        return 1
-    return 2 if outcome.latency_s > thresholds.quick_s else 3
+    return outcome.level(thresholds.quick_s, thresholds.slow_s)
 
 
 def distribution(outcomes: Iterable[Outcome],
-                 thresholds: Thresholds = Thresholds()) -> dict[int, int]:
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS) -> dict[int, int]:
     """How many sent probes reached each level 0-5 (every level present, zeros included)."""
     counts = Counter(level(o, thresholds) for o in outcomes if o.sent_at is not None)
     return {value: counts.get(value, 0) for value in range(6)}
@@ -59,3 +55,8 @@ def tier(result: GroupResult, fast_s: float = 3600) -> str:
     if result.rate.k == 0 or result.median_latency_s is None:
         return "no response"
     return "fast responders" if result.median_latency_s <= fast_s else "slow responders"
+
+
+def thresholds_of(settings: ReportSettings) -> Thresholds:
+    """The level thresholds a scenario's ``report:`` section sets."""
+    return Thresholds(settings.quick_reply.total_seconds(), settings.slow_reply.total_seconds())

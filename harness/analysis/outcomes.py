@@ -20,7 +20,7 @@ EXPORT_FIELDS = (
     "probe_id", "persona", "brand", "industry", "channel", "category", "mention", "week", "day",
     "scheduled_at", "sent_at", "status", "first_reply_at", "first_reply_kind", "latency_s",
     "responded", "late", "brand_replies", "auto_acks", "other_replies", "direct_message",
-    "email", "follow_ups_sent", "text",
+    "email", "follow_ups_sent", "level", "level_coded", "text",
 )
 
 
@@ -43,10 +43,27 @@ class Outcome:
     email: bool
     follow_ups_sent: int
 
-    def row(self, zone: tzinfo) -> dict[str, object]:
+    def level(self, quick_s: float = 3600, slow_s: float = 86400) -> int:
+        """Engagement level 0-5: 0 no reply in the window; 1 later than ``slow_s``; 2 later
+        than ``quick_s``; 3 within it; 4 a reply and then a direct message; 5 a reply and
+        then an email. Level 6 is only ever coded by a person (``level_coded``)."""
+        if not self.responded or self.latency_s is None:
+            return 0
+        if self.email:
+            return 5
+        if self.direct_message:
+            return 4
+        if self.latency_s > slow_s:
+            return 1
+        return 2 if self.latency_s > quick_s else 3
+
+    def row(self, zone: tzinfo, quick_s: float = 3600,
+            slow_s: float = 86400) -> dict[str, object]:
         """The export record (:data:`EXPORT_FIELDS`), times with their offset in ``zone``."""
         record: dict[str, object] = {**self.probe.record(zone), **asdict(self)}
         del record["probe"]
+        record["level"] = self.level(quick_s, slow_s)
+        record["level_coded"] = None  # for a person coding the results (level 6 and checks)
         for key in ("sent_at", "first_reply_at"):
             value = getattr(self, key)
             record[key] = value.astimezone(zone).isoformat() if value else None

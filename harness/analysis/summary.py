@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.analysis.comparisons import Comparison, fisher, mantel_haenszel
-from harness.analysis.engagement import LEVELS, Thresholds, distribution, tier
+from harness.analysis.engagement import LEVELS, distribution, thresholds_of, tier
 from harness.analysis.hours_view import business_hours_view
 from harness.analysis.leaderboard import GroupResult, group, leaderboard
 from harness.analysis.matchups import matchup
@@ -64,7 +64,8 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
                                 "window": curve.answered_within(window)},
             "restricted_mean_s": curve.restricted_mean(),
         },
-        "leaderboard": [_brand_record(entry, names, by_brand[entry.key], window)
+        "leaderboard": [_brand_record(entry, names, by_brand[entry.key], window,
+                                      scenario.report.fast_tier.total_seconds())
                         for entry in board],
         "groups": {name: _group_records(sent, key, answered)
                    for name, key in GROUPINGS.items()},
@@ -76,7 +77,7 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
                 for mode in sorted({o.probe.mention for o in sent})},
         },
         "engagement": {"levels": LEVELS,
-                       "distribution": distribution(sent, Thresholds())},
+                       "distribution": distribution(sent, thresholds_of(scenario.report))},
         "matchups": [_matchup_record(brands, sent, window, names)
                      for brands in resolved_matchups(scenario)],
         "business_hours": {
@@ -87,13 +88,13 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
 
 
 def _brand_record(entry: GroupResult, names: dict[str, str], mine: Sequence[Outcome],
-                  window: float) -> dict[str, Any]:
+                  window: float, fast_s: float) -> dict[str, Any]:
     curve = reply_curve(mine, window)
     return {"brand": entry.key, "name": names.get(entry.key, entry.key),
             **rate_record(entry.rate),
             "median_among_replies_s": entry.median_latency_s, "replies_n": entry.rate.k,
             "answered_within_1h": curve.answered_within(HOUR),
-            "restricted_mean_s": curve.restricted_mean(), "tier": tier(entry)}
+            "restricted_mean_s": curve.restricted_mean(), "tier": tier(entry, fast_s)}
 
 
 def _group_records(sent: Sequence[Outcome], key: Callable[[Outcome], str],

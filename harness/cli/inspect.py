@@ -137,10 +137,14 @@ def status(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     """Write one record per probe."""
     from harness.analysis.outcomes import from_store
+    from harness.scenario.model import Scenario
 
     with _open_store(args.folder) as store:
-        zone = ZoneInfo(store.meta()["timezone"])
-        records = [o.row(zone) for o in from_store(store)]
+        meta = store.meta()
+        settings = Scenario.model_validate_json(meta["scenario_json"]).report
+        zone = ZoneInfo(meta["timezone"])
+        records = [o.row(zone, settings.quick_reply.total_seconds(),
+                         settings.slow_reply.total_seconds()) for o in from_store(store)]
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as handle:
             _write_export(records, args.format, handle)

@@ -89,8 +89,11 @@ def chart(args: argparse.Namespace) -> int:
         store.close()
     labels = {**{b.id: b.name for b in scenario.brands}, **charts.MENTION_WORDS,
               **{c.id: c.label for c in scenario.categories}}
+    from harness.analysis.engagement import thresholds_of
+
     drawn = charts.chart(args.metric, args.by, results,
-                         scenario.schedule.observation_window.total_seconds(), labels)
+                         scenario.schedule.observation_window.total_seconds(), labels,
+                         thresholds_of(scenario.report))
     target.parent.mkdir(parents=True, exist_ok=True)
     drawn.figure.savefig(target, format=target.suffix[1:])
     charts.close(drawn)

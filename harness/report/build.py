@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from harness.analysis.engagement import thresholds_of
 from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
@@ -53,12 +54,13 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     names = {b.id: b.name for b in scenario.brands}
     labels = {**names, **charting.MENTION_WORDS,
               **{c.id: c.label for c in scenario.categories}}
+    levels = thresholds_of(scenario.report)
     drawn = {
         "leaderboard": charting.chart("response_rate", "brand", outcomes, window, labels),
         "mention": charting.chart("response_rate", "mention", outcomes, window, labels),
         "time": charting.chart("time_to_reply", "mention", outcomes, window, labels),
-        "levels": charting.chart("level", "industry", outcomes, window, labels),
-        "timeline": charting.timeline(outcomes, labels),
+        "levels": charting.chart("level", "industry", outcomes, window, labels, levels),
+        "timeline": charting.timeline(outcomes, labels, levels),
     }
     chart_files: list[Path] = []
     embedded: dict[str, Markup] = {}
@@ -79,7 +81,8 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     probes = out / "probes.csv"
     zone = ZoneInfo(scenario.timezone)
     with probes.open("w", encoding="utf-8", newline="") as handle:
-        write_csv([o.row(zone) for o in outcomes], EXPORT_FIELDS, handle)
+        write_csv([o.row(zone, levels.quick_s, levels.slow_s) for o in outcomes],
+                  EXPORT_FIELDS, handle)
     return ReportFiles(out, html, poster, summary_path, probes, chart_files)
 
 

@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from harness.analysis.engagement import LEVELS, Thresholds, distribution, level
+from harness.analysis.engagement import (
+    DEFAULT_THRESHOLDS,
+    LEVELS,
+    Thresholds,
+    distribution,
+    level,
+)
 from harness.analysis.leaderboard import GroupResult, group
 from harness.analysis.outcomes import Outcome
 from harness.analysis.survival import reply_curve
@@ -53,13 +59,16 @@ def _pyplot() -> Any:
 
 
 def chart(metric: str, by: str, outcomes: Sequence[Outcome], window: float,
-          labels: Mapping[str, str] | None = None) -> Chart:
+          labels: Mapping[str, str] | None = None,
+          thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Chart:
     """One chart of ``metric`` (response_rate, time_to_reply, level) by a grouping."""
     if metric not in METRICS or by not in GROUPS:
         raise ValueError(f"unknown chart {metric!r} by {by!r}")
     sent = [o for o in outcomes if o.sent_at is not None]
     labels = labels or {}
-    draw = {"response_rate": _rates, "time_to_reply": _curves, "level": _levels}[metric]
+    if metric == "level":
+        return _levels(by, sent, labels, thresholds)
+    draw = {"response_rate": _rates, "time_to_reply": _curves}[metric]
     return draw(by, sent, window, labels)
 
 
@@ -131,12 +140,13 @@ def _curves(by: str, sent: Sequence[Outcome], window: float,
     return Chart(f"time_to_reply_by_{by}", title, alt, figure)
 
 
-def _levels(by: str, sent: Sequence[Outcome], window: float,
-            labels: Mapping[str, str]) -> Chart:
+def _levels(by: str, sent: Sequence[Outcome], labels: Mapping[str, str],
+            thresholds: Thresholds) -> Chart:
     plt = _pyplot()
     keys = _largest_groups(sent, by, MAX_BARS)
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(keys) + 2))
-    counts = {key: distribution([o for o in sent if GROUPS[by](o) == key]) for key in keys}
+    counts = {key: distribution([o for o in sent if GROUPS[by](o) == key], thresholds)
+              for key in keys}
     names = [_label(labels, key) for key in keys]
     left = [0] * len(keys)
     palette = [OKABE_ITO[c] for c in ("grey", "vermillion", "orange", "green", "blue",
@@ -158,7 +168,8 @@ def _levels(by: str, sent: Sequence[Outcome], window: float,
     return Chart(f"level_by_{by}", title, alt, figure)
 
 
-def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str]) -> Chart:
+def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str],
+             thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Chart:
     """A brand x sending-day heat map: grey unanswered, colour by engagement level."""
     plt = _pyplot()
     from matplotlib.colors import ListedColormap
@@ -175,7 +186,7 @@ def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str]) -> Chart:
         row = rows.get(outcome.probe.brand)
         if row is not None:
             column = columns[outcome.probe.day]
-            grid[row][column] = max(grid[row][column], float(level(outcome, Thresholds())))
+            grid[row][column] = max(grid[row][column], float(level(outcome, thresholds)))
     palette = ListedColormap(["#FFFFFF"] + [OKABE_ITO[c] for c in (
         "grey", "vermillion", "orange", "green", "blue", "purple")])
     figure, axes = plt.subplots(figsize=(max(6, 0.35 * len(days) + 3), 0.35 * len(brands) + 2))

@@ -222,6 +222,24 @@ class Design(Model):
     )
 
 
+class ReportSettings(Model):
+    """Thresholds the report uses (engagement levels and response tiers)."""
+
+    quick_reply: Duration = Field(
+        timedelta(hours=1), description="A reply within this is engagement level 3.")
+    slow_reply: Duration = Field(
+        timedelta(hours=24), description="A reply later than this is engagement level 1.")
+    fast_tier: Duration = Field(
+        timedelta(hours=1),
+        description="Brands whose median time among replies is within this are fast responders.")
+
+    @model_validator(mode="after")
+    def _quick_before_slow(self) -> ReportSettings:
+        if self.quick_reply >= self.slow_reply:
+            raise ValueError("quick_reply must be shorter than slow_reply")
+        return self
+
+
 def _matchups(value: Any) -> Any:
     return None if value == "by_industry" else value
 
@@ -246,6 +264,7 @@ class Scenario(Model):
     channels: list[Channel] = Field(min_length=1)
     schedule: Schedule
     design: Design = Design()
+    report: ReportSettings = ReportSettings()
 
 
 def resolved_matchups(scenario: Scenario) -> list[list[str]]:
