@@ -107,12 +107,20 @@ def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup]
         engagement=summary["engagement"], business_hours=summary["business_hours"],
         charts=charts, names=names, mention_words=charting.MENTION_WORDS,
         categories={c.id: c.label for c in scenario.categories},
-        design_type=scenario.design.type, window=format_duration(window),
+        design_type=scenario.design.type, window=_window_words(window),
         examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
                                                                               summary),
         rate=_rate, pct=_pct, duration=_duration,
         verdict=lambda v: names.get(v, v),
     )
+
+
+def _window_words(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    return format_duration(window)
 
 
 def _rate(record: dict[str, Any]) -> str:
@@ -163,5 +171,5 @@ def _methodology(scenario: Scenario, summary: dict[str, Any]) -> str:
     return (f"{head['personas']} shoppers sent {head['sent']} messages to {head['brands']} "
             f"brands in {industries} industries over {head['weeks']} weeks "
             f"({len(scenario.categories)} kinds of question; brands named by {named}; "
-            f"{design}). Replies were counted for {format_duration(window)} after each "
+            f"{design}). Replies were counted for {_window_words(window)} after each "
             f"message. Seed {scenario.seed}.")
