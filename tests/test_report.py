@@ -58,6 +58,9 @@ def test_page_shows_every_brand_with_its_k_of_n(race: Path) -> None:
     for cell in re.findall(r'<td class="num">([^<]*%[^<]*)</td>', html):
         assert re.search(r"\d+/\d+", cell) or "of replies" in cell or cell.endswith("%")
     assert "Share of all replies" in html and "of replies" in html
+    head = summary["headline"]
+    quick = head["answered_within_k"]["1h"]
+    assert f"{quick}/{head['sent']} = {quick / head['sent']:.0%}" in html
 
 
 def test_page_is_self_contained_with_alt_text_everywhere(race: Path) -> None:

@@ -18,6 +18,7 @@ class HoursGroup:
 
     rate: Rate
     answered_within_1h: float
+    answered_within_1h_k: int
     restricted_mean_s: float
 
 
@@ -37,6 +38,8 @@ def business_hours_view(outcomes: Iterable[Outcome], hours: Mapping[str, Hours],
     for side, members in sides.items():
         if members:
             curve = reply_curve(members, window)
+            quick = sum(1 for o in members if o.responded and (o.latency_s or 0) <= 3600)
             view[side] = HoursGroup(Rate(sum(o.responded for o in members), len(members)),
-                                    curve.answered_within(3600), curve.restricted_mean())
+                                    curve.answered_within(3600), quick,
+                                    curve.restricted_mean())
     return view

@@ -62,6 +62,8 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
             "answered_within": {"1h": curve.answered_within(HOUR),
                                 "24h": curve.answered_within(DAY),
                                 "window": curve.answered_within(window)},
+            "answered_within_k": {"1h": _within(sent, HOUR), "24h": _within(sent, DAY),
+                                  "window": _within(sent, window)},
             "restricted_mean_s": curve.restricted_mean(),
         },
         "leaderboard": [_brand_record(entry, names, by_brand[entry.key], window,
@@ -82,6 +84,7 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
                      for brands in resolved_matchups(scenario)],
         "business_hours": {
             side: {**rate_record(view.rate), "answered_within_1h": view.answered_within_1h,
+                   "answered_within_1h_k": view.answered_within_1h_k,
                    "restricted_mean_s": view.restricted_mean_s}
             for side, view in business_hours_view(sent, _hours(scenario), window).items()},
     }
@@ -101,7 +104,8 @@ def _group_records(sent: Sequence[Outcome], key: Callable[[Outcome], str],
                    answered: int) -> list[dict[str, Any]]:
     return [{"group": entry.key, **rate_record(entry.rate),
              "median_among_replies_s": entry.median_latency_s,
-             "share_of_replies": entry.rate.k / answered if answered else None}
+             "share_of_replies": entry.rate.k / answered if answered else None,
+             "replies_total": answered}
             for entry in sorted(group(sent, key), key=lambda g: g.key)]
 
 
@@ -126,6 +130,12 @@ def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:
             "by_brand": _comparison_record(mantel_haenszel(strata)),
         }
     return effect
+
+
+def _within(sent: Sequence[Outcome], seconds: float) -> int:
+    """How many probes were answered within ``seconds`` (in the window)."""
+    return sum(1 for o in sent if o.responded and o.latency_s is not None
+               and o.latency_s <= seconds)
 
 
 def _rates_by_brand(outcomes: Sequence[Outcome]) -> dict[str, Rate]:

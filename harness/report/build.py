@@ -110,7 +110,7 @@ def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup]
         design_type=scenario.design.type, window=_window_words(window),
         examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
                                                                               summary),
-        rate=_rate, pct=_pct, duration=_duration,
+        rate=_rate, pct=_pct, frac=_frac, duration=_duration,
         verdict=lambda v: names.get(v, v),
     )
 
@@ -128,6 +128,10 @@ def _rate(record: dict[str, Any]) -> str:
         return f"{record['k']}/{record['n']}"
     low, high = record["ci95"]
     return f"{record['k']}/{record['n']} = {record['rate']:.0%} ({low:.0%}-{high:.0%})"
+
+
+def _frac(k: int, n: int) -> str:
+    return f"{k}/{n} = {k / n:.0%}" if n else f"{k}/{n}"
 
 
 def _pct(value: float | None) -> str:
