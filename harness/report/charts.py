@@ -17,7 +17,7 @@ from harness.analysis.engagement import (
     distribution,
     level,
 )
-from harness.analysis.leaderboard import GroupResult, group
+from harness.analysis.leaderboard import group
 from harness.analysis.outcomes import Outcome
 from harness.analysis.survival import reply_curve
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults, series_colour
@@ -250,4 +250,4 @@ def close(drawn: Chart) -> None:
     _pyplot().close(drawn.figure)
 
 
-__all__ = ["GROUPS", "METRICS", "Chart", "GroupResult", "chart", "close", "save", "timeline"]
+__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "save", "timeline"]

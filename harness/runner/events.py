@@ -6,6 +6,7 @@ The runner does not know who listens, and a listener cannot change what the runn
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Listener = Callable[..., None]
@@ -43,3 +44,16 @@ class RunnerEvents:
         self.reply = EventHook()
         self.closed = EventHook()
         self.tick = EventHook()
+
+
+@dataclass
+class RunStats:
+    """Counters for progress output."""
+
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    replies: int = 0
+    brand_replies: int = 0
+    closed: int = 0

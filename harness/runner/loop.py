@@ -28,24 +28,11 @@ from harness.clock import Clock
 from harness.errors import ChannelError, RateLimited
 from harness.plan.probe import Probe
 from harness.runner import sending
-from harness.runner.events import RunnerEvents
+from harness.runner.events import RunnerEvents, RunStats
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
 from harness.store.records import ReplyRecord, SendRecord, WriteBatch
 from harness.store.sqlite import Store
-
-
-@dataclass
-class RunStats:
-    """Counters for progress output."""
-
-    planned: int = 0
-    sent: int = 0
-    failed: int = 0
-    uncertain: int = 0
-    replies: int = 0
-    brand_replies: int = 0
-    closed: int = 0
 
 
 @dataclass
