@@ -6,6 +6,7 @@ and the @ finding, drawn with matplotlib at 1080 pixels wide.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,6 +23,11 @@ def _rate_text(record: dict[str, Any]) -> str:
     return f"{record['k']}/{record['n']} ({record['rate']:.0%})"
 
 
+def _step(size: float, gap: float = 0.0) -> float:
+    """Inches a line of text of ``size`` points takes, plus ``gap``."""
+    return size / 72 * 1.5 + gap
+
+
 def draw_poster(summary: dict[str, Any], path: Path) -> None:
     """Draw the poster for a run's summary into ``path`` (PNG)."""
     import matplotlib
@@ -34,7 +40,12 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     ranked = len(summary["leaderboard"])
     matchups = summary["matchups"][:POSTER_ROWS]
     head = summary["headline"]
-    height = 3.9 + 0.42 * len(board) + 0.3 * len(matchups)
+    effect = summary["mention_effect"].get("at_vs_name")
+    title = textwrap.wrap(summary["scenario"]["title"] or summary["scenario"]["name"], 50)
+    bar_height = 0.42 * len(board)
+    height = (0.45 + len(title) * _step(24) + 0.1 + _step(20) + _step(13, 0.25)
+              + _step(15, 0.05) + bar_height + 0.55 + _step(15) + len(matchups) * _step(12)
+              + (0.15 + _step(15) + _step(12) if effect else 0.0) + _step(9, 0.1) + 0.3)
     figure = plt.figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI)
     figure.patch.set_facecolor("white")
     y = 1.0 - 0.45 / height
@@ -43,21 +54,19 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
              gap: float = 0.0) -> None:
         nonlocal y
         figure.text(0.05, y, text, fontsize=size, fontweight=weight, color=colour, va="top")
-        y -= (size / 72 * 1.5 + gap) / height
+        y -= _step(size, gap) / height
 
-    title = summary["scenario"]["title"] or summary["scenario"]["name"]
-    line(title, 24, "bold", gap=0.1)
-    answered = head["answered"]
-    line(f"{_rate_text(answered)} messages answered by the brand", 20, "bold",
+    for number, text in enumerate(title):
+        line(text, 24, "bold", gap=0.1 if number == len(title) - 1 else 0.0)
+    line(f"{_rate_text(head['answered'])} messages answered by the brand", 20, "bold",
          OKABE_ITO["blue"])
+    quick = head["answered_within_k"]["1h"]
     line(f"{head['brands']} brands, {head['personas']} shoppers, {head['weeks']} weeks; "
-         f"{head['answered_within']['1h']:.0%} of all messages answered within an hour",
-         13, gap=0.25)
+         f"{quick}/{head['sent']} messages answered within an hour", 13, gap=0.25)
 
     shown = f" (top {len(board)} of {ranked})" if len(board) < ranked else ""
     line(f"Leaderboard: share of messages answered (95% interval){shown}", 15, "bold",
          gap=0.05)
-    bar_height = 0.42 * len(board)
     axes = figure.add_axes((0.3, y - bar_height / height, 0.55, bar_height / height))
     names = [row["name"] for row in reversed(board)]
     rates = [100 * (row["rate"] or 0.0) for row in reversed(board)]
@@ -85,7 +94,6 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
         verdict = winner if winner == "too close to call" else f"winner {winner}"
         line(f"{' vs '.join(parts)}: {verdict}", 12)
 
-    effect = summary["mention_effect"].get("at_vs_name")
     if effect:
         y -= 0.15 / height
         clear = effect["fisher"]["p_value"] < 0.05
@@ -94,9 +102,9 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
         line(f"With @: {_rate_text(effect['fisher']['first'])}.  By name only: "
              f"{_rate_text(effect['fisher']['second'])}.  Fisher's exact test "
              f"p = {effect['fisher']['p_value']:.2g}.", 12)
-    figure.text(0.05, 0.12 / height, "Rates count replies from the brand's own accounts within "
-                "the observation window; intervals are 95% Wilson intervals.", fontsize=9,
-                color=OKABE_ITO["grey"])
+    y -= 0.1 / height
+    line("Rates count replies from the brand's own accounts within the observation window; "
+         "intervals are 95% Wilson intervals.", 9, colour=OKABE_ITO["grey"])
     with plt.rc_context({"savefig.bbox": "standard"}):  # exactly WIDTH_PX wide
         figure.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(figure)
