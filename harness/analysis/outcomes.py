@@ -122,7 +122,8 @@ def _status(first: SendRecord | None, closed: bool) -> str:
     return first.state  # uncertain
 
 
-def from_store(store: Store) -> list[Outcome]:
-    """Outcomes of every probe in a run's store."""
+def from_store(store: Store, replies: list[ReplyRecord] | None = None) -> list[Outcome]:
+    """Outcomes of every probe in a run's store (``replies``: the store's, if already read)."""
     window = timedelta(seconds=int(store.meta()["observation_window_s"]))
-    return outcomes(store.probes(), store.sends(), store.replies(), store.closed(), window)
+    replies = store.replies() if replies is None else replies
+    return outcomes(store.probes(), store.sends(), replies, store.closed(), window)

@@ -154,7 +154,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def _write_export(records: list[dict[str, object]], fmt: str, out: TextIO) -> None:
-    from harness.analysis.outcomes import EXPORT_FIELDS
+    from harness.analysis.outcomes import EXPORT_FIELDS  # imported late, like every command
 
     if fmt == "json":
         write_json(records, out)

@@ -87,8 +87,7 @@ def chart(args: argparse.Namespace) -> int:
         results = from_store(store)
     finally:
         store.close()
-    labels = {**{b.id: b.name for b in scenario.brands}, **charts.MENTION_WORDS,
-              **{c.id: c.label for c in scenario.categories}}
+    labels = charts.labels_for(scenario)
     from harness.analysis.engagement import thresholds_of
 
     drawn = charts.chart(args.metric, args.by, results,

@@ -46,14 +46,13 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     """Write the whole report for ``store`` into ``out``."""
     meta = store.meta()
     scenario = Scenario.model_validate_json(meta["scenario_json"])
-    outcomes = from_store(store)
     replies = store.replies()
+    outcomes = from_store(store, replies)
     summary = summarize(outcomes, scenario)
     out.mkdir(parents=True, exist_ok=True)
     window = scenario.schedule.observation_window.total_seconds()
     names = {b.id: b.name for b in scenario.brands}
-    labels = {**names, **charting.MENTION_WORDS,
-              **{c.id: c.label for c in scenario.categories}}
+    labels = charting.labels_for(scenario)
     levels = thresholds_of(scenario.report)
     drawn = {
         "leaderboard": charting.chart("response_rate", "brand", outcomes, window, labels),

@@ -21,6 +21,7 @@ from harness.analysis.leaderboard import group
 from harness.analysis.outcomes import Outcome
 from harness.analysis.survival import reply_curve
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults, series_colour
+from harness.scenario.model import Scenario
 
 METRICS = ("response_rate", "time_to_reply", "level")
 MAX_BARS = 40  # a chart of more groups shows the ones with the most (or most answered) probes
@@ -37,6 +38,12 @@ MENTION_WORDS = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
 GROUP_WORDS = {"brand": "brand", "industry": "industry", "category": "question category",
                "mention": "how the brand was named", "persona": "shopper",
                "channel": "channel"}
+
+
+def labels_for(scenario: Scenario) -> dict[str, str]:
+    """How ids are shown on charts: brand names, mention modes in words, category labels."""
+    return {**{b.id: b.name for b in scenario.brands}, **MENTION_WORDS,
+            **{c.id: c.label for c in scenario.categories}}
 
 
 class Chart(NamedTuple):
