@@ -12,7 +12,9 @@ with its ``exit_code`` instead of showing a traceback::
         ├── RateLimited             slow down; ``reset_at`` says when to try again, if known
         ├── AccessDenied            the platform refused this action (HTTP 403 and the like)
         ├── AuthenticationFailed    credentials were rejected (HTTP 401)
-        └── TransientError          try again later (5xx, timeouts, dropped connections)
+        ├── TransientError          try again later (5xx, timeouts, dropped connections)
+        ├── AwaitingPerson          a person has yet to post it (assisted and manual channels)
+        └── Declined                the operator declined a post (confirm mode)
 """
 
 from __future__ import annotations
@@ -84,3 +86,16 @@ class AuthenticationFailed(ChannelError):
 
 class TransientError(ChannelError):
     """A failure worth retrying later."""
+
+
+class AwaitingPerson(ChannelError):
+    """The post is a person's to make and is not on the platform yet; look again at
+    ``check_at``."""
+
+    def __init__(self, message: str, check_at: datetime) -> None:
+        super().__init__(message)
+        self.check_at = check_at
+
+
+class Declined(ChannelError):
+    """The operator declined to post the message: final, never retried."""

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from harness.channels.base import ChannelAdapter, OutgoingMessage, PollResult, SentPost
+from harness.channels.base import (
+    ChannelAdapter,
+    ChannelContext,
+    OutgoingMessage,
+    PollResult,
+    SentPost,
+)
 from harness.channels.registry import AdapterError, adapter_names, check_adapter, get_adapter
 from harness.channels.simulated import SimulatedChannel
+from harness.clock import VirtualClock
 from harness.scenario.model import Channel
 
 
@@ -59,6 +68,10 @@ class WithSecrets(ChannelAdapter):
 def test_describe_masks_declared_secrets() -> None:
     config = Channel(id="m", adapter="with-secrets",
                      settings={"access_token": {"env": "M_TOKEN"}, "base_url": "https://m.x"})
-    shown = WithSecrets(config, None).describe()  # type: ignore[arg-type]
-    assert shown == {"access_token": "***", "base_url": "https://m.x"}
-    assert not WithSecrets(config, None).can_find_posts  # type: ignore[arg-type]
+    context = ChannelContext(clock=VirtualClock(datetime(2024, 1, 1, tzinfo=UTC)),
+                             state_dir=Path("."), seed=0, personas=[], brands=[],
+                             timezone="UTC", environ={"M_TOKEN": "s3cret-value"})
+    adapter = WithSecrets(config, context)
+    assert adapter.describe() == {"access_token": "$M_TOKEN (set)", "base_url": "https://m.x"}
+    assert "s3cret-value" not in repr(adapter.describe())
+    assert not adapter.can_find_posts

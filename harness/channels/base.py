@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, NamedTuple
 
+from harness.channels.settings import Settings, masked, missing_env
 from harness.clock import Clock
 from harness.scenario.model import Brand, Channel, Persona
 
+SendMode = Literal["auto", "confirm", "assisted"]
 ReplyKind = Literal["public_reply", "direct_message", "email", "other"]
 REPLY_KINDS: tuple[ReplyKind, ...] = ("public_reply", "direct_message", "email", "other")
 
@@ -39,6 +42,9 @@ class OutgoingMessage(NamedTuple):
     category: str
     text: str
     in_reply_to: str | None = None
+    not_before: datetime | None = None
+    """The post cannot be older than this (its scheduled time): lets :meth:`find_post` tell
+    it from an earlier probe with the same text."""
 
 
 class SentPost(NamedTuple):
@@ -81,6 +87,8 @@ class ChannelContext:
     personas: Sequence[Persona]
     brands: Sequence[Brand]
     timezone: str
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    """Where secrets are read from (the process environment; tests pass their own)."""
 
 
 class ChannelAdapter(ABC):
@@ -96,10 +104,28 @@ class ChannelAdapter(ABC):
     """One line for ``shopper channels``."""
     knows_future: ClassVar[bool] = False
     """Whether :meth:`next_activity` can tell when replies will arrive (simulations only)."""
+    modes: ClassVar[frozenset[SendMode]] = frozenset({"auto", "confirm", "assisted"})
+    """Send modes the adapter supports (``assisted`` needs :meth:`find_post`)."""
+    default_mode: ClassVar[SendMode] = "auto"
+    """The mode of a channel whose scenario does not say."""
+    required_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings without which the adapter cannot work (checked by :meth:`not_configured`)."""
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         self.config = config
         self.context = context
+        self.settings = Settings(config.id, config.settings, context.environ)
+
+    def not_configured(self) -> str | None:
+        """Why this channel cannot be used as configured, or ``None`` if it can. Looks only at
+        settings and the environment; never calls the platform."""
+        absent = [key for key in self.required_settings if key not in self.config.settings]
+        if absent:
+            return f"settings {', '.join(absent)} required"
+        unset = missing_env(self.config.settings, self.context.environ)
+        if unset:
+            return f"environment variable{'s' * (len(unset) > 1)} {', '.join(unset)} not set"
+        return None
 
     @abstractmethod
     def send(self, message: OutgoingMessage) -> SentPost:
@@ -126,11 +152,11 @@ class ChannelAdapter(ABC):
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        """Settings for display, with secrets masked."""
-        return {
-            key: "***" if key in self.secret_settings else value
-            for key, value in self.config.settings.items()
-        }
+        """Settings for display: environment references by name and whether they are set,
+        anything under a secret setting masked."""
+        shown: dict[str, Any] = masked(dict(self.config.settings), self.context.environ,
+                                       self.secret_settings)
+        return shown
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and files."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from harness import __version__
 from harness.channels.base import ChannelAdapter, ChannelContext
+from harness.channels.modes import Operator, gate
 from harness.channels.registry import get_adapter
-from harness.clock import Clock, VirtualClock
+from harness.clock import Clock, SystemClock, VirtualClock
 from harness.errors import RunFolderError, UsageError
 from harness.runner.events import RunnerEvents
 from harness.runner.loop import Runner
@@ -88,17 +90,35 @@ def simulate(scenario: Scenario, folder: Path, *, source: str = "", source_name:
     ``adapter`` replaces the simulated adapter class (tests use subclasses that fail on
     purpose); ``on_runner`` sees the runner before it starts (to add listeners).
     """
+    return execute(scenario, folder, live=False, source=source, source_name=source_name,
+                   quiet=quiet, adapter=adapter or get_adapter("simulated"),
+                   on_runner=on_runner)
+
+
+def execute(scenario: Scenario, folder: Path, *, live: bool, clock: Clock | None = None,
+            environ: Mapping[str, str] | None = None, operator: Operator | None = None,
+            adapter: type[ChannelAdapter] | None = None, source: str = "",
+            source_name: str = "", quiet: bool = True,
+            on_runner: Callable[[Runner], None] | None = None) -> RunResult:
+    """Run (or resume) ``scenario`` in ``folder`` until every probe is closed or a stop is
+    asked for.
+
+    Simulated runs (``live=False``) use a virtual clock from the plan's first probe. Live runs
+    use the system clock (or ``clock``: tests run live adapters against fake platforms on a
+    virtual one), a durable store, the environment for secrets, and each channel's send mode,
+    with ``operator`` as the person who confirms or makes posts.
+    """
     with RunFolder(folder) as run_folder:
-        store = open_run(run_folder, scenario, source, source_name, durable=False)
+        store = open_run(run_folder, scenario, source, source_name, durable=live)
         try:
-            meta = store.meta()
-            start = store.last_activity() or store.first_scheduled_at()
-            assert start is not None  # a plan always has probes
-            clock = VirtualClock(start)
-            if "finished_at" in meta:
+            if "finished_at" in store.meta():
                 return _result(store, folder, finished=True, already=True)
-            channels = build_channels(scenario, clock, folder,
-                                      adapter=adapter or get_adapter("simulated"))
+            if clock is None:
+                start = store.last_activity() or store.first_scheduled_at()
+                assert start is not None  # a plan always has probes
+                clock = SystemClock() if live else VirtualClock(start)
+            channels = build_channels(scenario, clock, folder, adapter=adapter,
+                                      environ=environ, operator=operator if live else None)
             try:
                 finished = _drive(store, scenario, channels, clock, quiet, on_runner)
             finally:
@@ -150,13 +170,20 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
 
 
 def build_channels(scenario: Scenario, clock: Clock, folder: Path, *,
-                   adapter: type[ChannelAdapter] | None = None) -> dict[str, ChannelAdapter]:
-    """One adapter per scenario channel: its own, or ``adapter`` for every channel."""
+                   adapter: type[ChannelAdapter] | None = None,
+                   environ: Mapping[str, str] | None = None,
+                   operator: Operator | None = None) -> dict[str, ChannelAdapter]:
+    """One adapter per scenario channel: its own, or ``adapter`` for every channel. With an
+    ``operator`` (live runs), each is wrapped in its channel's send mode."""
     context = ChannelContext(clock=clock, state_dir=folder, seed=scenario.seed,
                              personas=scenario.personas, brands=scenario.brands,
-                             timezone=scenario.timezone)
-    return {channel.id: (adapter or get_adapter(channel.adapter))(channel, context)
-            for channel in scenario.channels}
+                             timezone=scenario.timezone,
+                             environ=os.environ if environ is None else environ)
+    channels = {}
+    for channel in scenario.channels:
+        built = (adapter or get_adapter(channel.adapter))(channel, context)
+        channels[channel.id] = built if operator is None else gate(built, operator)
+    return channels
 
 
 def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter], clock: Clock,

@@ -243,7 +243,8 @@ class Runner:
             persona_account=self.roster.persona_accounts.get((probe.channel, probe.persona), ""),
             brand_id=probe.brand,
             brand_handles=self.roster.brand_handles.get((probe.channel, probe.brand), ()),
-            mention=probe.mention, category=probe.category, text=text, in_reply_to=in_reply_to)
+            mention=probe.mention, category=probe.category, text=text, in_reply_to=in_reply_to,
+            not_before=probe.scheduled_at if step == 0 else None)
 
     # -- polling ----------------------------------------------------------------------------
 

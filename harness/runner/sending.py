@@ -13,7 +13,9 @@ from harness.channels.base import ChannelAdapter, OutgoingMessage
 from harness.errors import (
     AccessDenied,
     AuthenticationFailed,
+    AwaitingPerson,
     ChannelError,
+    Declined,
     NotConfigured,
     RateLimited,
     TransientError,
@@ -49,6 +51,10 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
     except RateLimited as exc:
         blocked_until = exc.reset_at or now + backoff(record.attempt)
         return failed(record, f"rate limited: {exc}", blocked_until), blocked_until
+    except AwaitingPerson as exc:  # not an attempt that failed: look again later
+        return failed(record, str(exc), exc.check_at, "not_sent"), None
+    except Declined as exc:
+        return failed(record, f"declined: {exc}", None, "not_sent"), None
     except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:
         return failed(record, f"{type(exc).__name__}: {exc}", None), None
     except TransientError as exc:

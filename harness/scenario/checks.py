@@ -60,7 +60,8 @@ def _duplicates(scenario: Scenario, report: Report) -> None:
 
 
 def _resolve_channels(scenario: Scenario, report: Report) -> Scenario:
-    from harness.channels.registry import get_adapter  # imported late: adapters are plug-ins
+    from harness.channels.base import ChannelAdapter  # imported late: adapters are plug-ins
+    from harness.channels.registry import get_adapter
 
     channels = []
     for index, channel in enumerate(scenario.channels):
@@ -72,6 +73,16 @@ def _resolve_channels(scenario: Scenario, report: Report) -> Scenario:
             continue
         if channel.platform is None:
             channel = channel.model_copy(update={"platform": adapter.platform})
+        if channel.mode is None:
+            channel = channel.model_copy(update={"mode": adapter.default_mode})
+        elif channel.mode not in adapter.modes:
+            report(("channels", index, "mode"),
+                   f"adapter {adapter.name!r} supports mode {' or '.join(sorted(adapter.modes))}"
+                   f", not {channel.mode!r}")
+        elif channel.mode == "assisted" and adapter.find_post is ChannelAdapter.find_post:
+            report(("channels", index, "mode"),
+                   f"assisted mode needs an adapter that can find posts on the persona's "
+                   f"timeline; {adapter.name!r} cannot")
         for key in sorted(adapter.secret_settings & set(channel.settings)):
             if not _is_env_ref(channel.settings[key]):
                 report(("channels", index, "settings", key),

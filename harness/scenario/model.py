@@ -175,6 +175,10 @@ class Channel(Model):
     adapter: str = Field(description="Registered adapter name, e.g. 'simulated'.")
     platform: Literal["x", "mastodon", "bluesky", "email", "other"] | None = Field(
         None, description="Platform whose limits apply; defaults to the adapter's own.")
+    mode: Literal["auto", "confirm", "assisted"] | None = Field(
+        None, description="auto: the harness posts; confirm: a person approves each post in "
+        "the terminal; assisted: a person posts it and the harness finds it. Defaults to the "
+        "adapter's own (assisted for x and manual, auto for the others).")
     personas: Literal["all"] | list[str] = "all"
     brands: Literal["all"] | list[str] = "all"
     poll_every: Duration = timedelta(minutes=5)

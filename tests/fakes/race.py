@@ -1,0 +1,166 @@
+"""One small live race, the same for every adapter: 2 personas x 3 brands x 5 days, @ and name
+modes, one follow-up, played against a fake platform on a virtual clock.
+
+Each platform test supplies a :class:`Kit` (its adapter, settings, environment and how
+personas and brands are named there) and a fake server built on :class:`~tests.fakes.world.World`;
+:func:`check_against_world` then compares the run's export with what the fake brands did.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.channels.base import OutgoingMessage
+from harness.cli.running import RunResult, execute
+from harness.clock import VirtualClock
+from harness.scenario.load import load_scenario_text
+from harness.store.sqlite import Store
+from tests.fakes.world import BrandScript, World
+from tests.simrun import export_rows
+
+START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
+
+PERSONAS = {"ana": "Ana Lopez", "ben": "Ben Okafor"}
+BRANDS: dict[str, tuple[str, BrandScript]] = {
+    # name, how it behaves: answers @ in 7 min 13 s, its name in 2 h, follow-ups in 5 min,
+    # and sends a DM a minute after each public reply
+    "acme": ("Acme", BrandScript(at=timedelta(minutes=7, seconds=13),
+                                 name=timedelta(hours=2), follow_up=timedelta(minutes=5),
+                                 dm=timedelta(minutes=1))),
+    # answers @ only, after 3 h 20 min 5 s, with an automatic acknowledgement first
+    "globex": ("Globex", BrandScript(at=timedelta(hours=3, minutes=20, seconds=5),
+                                     auto_ack=timedelta(minutes=2))),
+    "initech": ("Initech", BrandScript()),  # never answers
+}
+
+
+@dataclass
+class Kit:
+    """How one platform names things and where its adapter finds its settings."""
+
+    adapter: str
+    platform: str
+    settings: dict[str, Any]
+    environ: dict[str, str]
+    persona_handles: dict[str, str]  # persona id -> handle as written in the scenario
+    brand_handles: dict[str, str]  # brand id -> handle as written in the scenario
+    tokens: dict[str, str] = field(default_factory=dict)  # persona id -> the fake's token
+    public_kind: str = "post"  # what a brand's answer is on this platform ("email" for email)
+    dms: bool = True  # whether brands can send direct messages here
+
+
+class Operator:
+    """A person at the controls: approves everything, or declines what they are told to."""
+
+    def __init__(self, decline: set[str] | None = None) -> None:
+        self.decline = decline or set()
+        self.approved: list[OutgoingMessage] = []
+        self.reminded: list[OutgoingMessage] = []
+
+    def approve(self, channel: str, message: OutgoingMessage) -> bool:
+        if message.probe_id in self.decline:
+            return False
+        self.approved.append(message)
+        return True
+
+    def remind(self, channel: str, message: OutgoingMessage) -> None:
+        self.reminded.append(message)
+
+
+def new_world(kit: Kit, clock: VirtualClock | None = None) -> World:
+    """A world with the kit's personas and the three scripted brands."""
+    world = World(clock or VirtualClock(START))
+    for persona, name in PERSONAS.items():
+        world.account(kit.persona_handles[persona], name, token=kit.tokens.get(persona))
+    for brand, (name, script) in BRANDS.items():
+        world.account(kit.brand_handles[brand], name, script=script)
+    return world
+
+
+def scenario_yaml(kit: Kit, *, mode: str = "auto", days: int = 5,
+                  per_day: int = 1, poll_every: str = "10m", window: str = "1d") -> str:
+    """The small race for ``kit``'s platform."""
+    channel = {"id": "live", "adapter": kit.adapter, "platform": kit.platform, "mode": mode,
+               "poll_every": poll_every, "settings": kit.settings}
+    personas = [{"id": p, "name": n, "accounts": {"live": kit.persona_handles[p]}}
+                for p, n in PERSONAS.items()]
+    brands = [{"id": b, "name": n, "industry": "Retail", "handles": {"live": kit.brand_handles[b]}}
+              for b, (n, _) in BRANDS.items()]
+    weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][:days]
+    head = yaml.safe_dump({"channels": [channel], "personas": personas, "brands": brands},
+                          sort_keys=False)
+    return textwrap.dedent(f"""\
+        name: live-race
+        seed: 11
+        timezone: UTC
+        categories:
+          - id: question
+            label: Question
+            templates: ["{{{{ mention }}}} do you deliver on Sundays?"]
+          - id: technical
+            label: Technical
+            templates: ["{{{{ mention }}}} the app crashes when I pay"]
+            follow_up:
+              - {{after: 10m, template: "Still crashing after the update, what next?"}}
+        schedule:
+          start: {START.date().isoformat()}
+          weeks: 1
+          weekdays: [{", ".join(weekdays)}]
+          send_window: {{start: "09:00", end: "17:00"}}
+          messages_per_brand_per_day: {per_day}
+          observation_window: {window}
+        design: {{type: counterbalanced, mentions: [at, name]}}
+        """) + head
+
+
+def run_race(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
+             operator: Operator | None = None, **shape: Any) -> RunResult:
+    """Run the small race live against ``world``'s fake platform, on its clock."""
+    scenario = load_scenario_text(scenario_yaml(kit, mode=mode, **shape), "live-race.yaml")
+    assert isinstance(world.clock, VirtualClock)
+    return execute(scenario, folder, live=True, clock=world.clock, environ=kit.environ,
+                   operator=operator or Operator())
+
+
+def check_against_world(kit: Kit, world: World, folder: Path) -> list[dict[str, Any]]:
+    """Assert the export says exactly what the fake brands did; return its rows."""
+    rows = {str(r["probe_id"]): r for r in export_rows(folder)}
+    store = Store.open(folder / "run.sqlite")
+    try:
+        posts = {(s.probe_id, s.step): s.platform_id for s in store.sends() if s.state == "sent"}
+    finally:
+        store.close()
+    assert len(rows) == 5 * len(BRANDS) or len(rows) % len(BRANDS) == 0
+    reactions = world.reactions
+    answered = 0
+    for (probe_id, step), post_id in posts.items():
+        if step != 0:
+            continue
+        row = rows[probe_id]
+        public = sorted(r.delay for r in reactions if r.answers == post_id
+                        and r.kind == kit.public_kind and not r.automated)
+        acks = [r for r in reactions if r.answers == post_id and r.automated]
+        if public:
+            answered += 1
+            assert row["latency_s"] == int(public[0].total_seconds()), (probe_id, row)
+            assert row["responded"] is True or row["responded"] == "true"
+        else:
+            assert row["latency_s"] in (None, ""), (probe_id, row)
+        assert int(row["auto_acks"]) == len(acks), (probe_id, row)
+        follow_up = posts.get((probe_id, 1))
+        if follow_up is not None:
+            answers = [r for r in reactions if r.answers == follow_up and not r.automated]
+            assert int(row["brand_replies"]) >= 1 + len(answers), (probe_id, row)
+        if kit.dms and any(r.kind == "dm" and r.answers == post_id and not r.automated
+                           for r in reactions):
+            assert row["direct_message"] in (True, "true"), (probe_id, row)
+    assert answered > 0
+    ours = [p for p in world.visible() if p.author.script is None]
+    assert len(ours) == len(posts), "every post made once, and each one recorded"
+    return list(rows.values())
