@@ -11,9 +11,9 @@ registry, validation, CLI help and secret masking all read the same declarations
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
