@@ -177,7 +177,8 @@ class World:
             parent = post.in_reply_to
             if parent is not None and parent.author is brand:
                 delay = script.follow_up
-            elif (post.kind in ("dm", "email") and post.to is brand) or brand.handle.lower() in post.mentions:
+            elif ((post.kind in ("dm", "email") and post.to is brand)
+                  or brand.handle.lower() in post.mentions):
                 delay = script.at
             elif brand.name.lower() in post.text.lower():
                 delay = script.name
