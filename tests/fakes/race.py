@@ -130,7 +130,7 @@ def run_race(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
 
 def check_against_world(kit: Kit, world: World, folder: Path) -> list[dict[str, Any]]:
     """Assert the export says exactly what the fake brands did; return its rows."""
-    rows = {str(r["probe_id"]): r for r in export_rows(folder)}
+    rows: dict[str, dict[str, Any]] = {str(r["probe_id"]): dict(r) for r in export_rows(folder)}
     store = Store.open(folder / "run.sqlite")
     try:
         posts = {(s.probe_id, s.step): s.platform_id for s in store.sends() if s.state == "sent"}
