@@ -21,6 +21,11 @@ from harness.platforms import PLATFORMS
 GROUP = "shopper.channels"
 _BUILTIN = {
     "simulated": "harness.channels.simulated:SimulatedChannel",
+    "x": "harness.channels.x:XChannel",
+    "mastodon": "harness.channels.mastodon:MastodonChannel",
+    "bluesky": "harness.channels.bluesky:BlueskyChannel",
+    "email": "harness.channels.email:EmailChannel",
+    "manual": "harness.channels.manual:ManualChannel",
 }
 
 

@@ -113,6 +113,49 @@ def build_parser() -> argparse.ArgumentParser:
                                 "channel"))
     chart.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.svg")
     chart.set_defaults(handler=_lazy("harness.cli.results", "chart"))
+
+    channels = commands.add_parser(
+        "channels", help="list channel adapters and whether a scenario's are ready",
+        description="List the registered channel adapters. With a scenario: each of its "
+        "channels, its adapter and send mode, its settings (secrets shown only by the name of "
+        "their environment variable) and whether it is configured, or why not. Nothing is "
+        "sent.")
+    channels.add_argument("scenario", metavar="SCENARIO", nargs="?")
+    channels.set_defaults(handler=_lazy("harness.cli.channels", "channels"))
+
+    log = commands.add_parser(
+        "log", help="record by hand what was sent or came back on a manual channel",
+        description="For channels with the `manual` adapter (platforms without a usable API: "
+        "Facebook, Instagram, Yelp, phone, web chat): record that a probe's message was sent, "
+        "or that a reply came back, with its time. A running `shopper run --live` picks the "
+        "record up at its next poll, and it flows into the store and report like any other.")
+    log.add_argument("folder", metavar="DIR", help="the run folder")
+    log.add_argument("--probe", required=True, help="probe id (see `shopper todo DIR`)")
+    log.add_argument("--step", type=int, default=0,
+                     help="0 for the probe's message (default), 1.. for follow-ups")
+    what = log.add_mutually_exclusive_group(required=True)
+    what.add_argument("--sent", action="store_true", help="the message was sent")
+    what.add_argument("--reply", action="store_true", help="a reply came back")
+    log.add_argument("--at", default="now",
+                     help="when, as shown by the platform: ISO 8601 (with or without zone; "
+                     "without, the scenario's zone) or 'now' (default)")
+    log.add_argument("--kind", default="public_reply",
+                     choices=("public_reply", "direct_message", "email", "other"),
+                     help="for --reply: what came back (default public_reply)")
+    log.add_argument("--author", help="for --reply: who answered (default: the brand's "
+                     "first handle on the channel)")
+    log.add_argument("--text", default="", help="the text (of the reply, or as sent)")
+    log.add_argument("--url", help="the post's or reply's URL, if any")
+    log.add_argument("--automated", action="store_true",
+                     help="for --reply: an automatic acknowledgement")
+    log.set_defaults(handler=_lazy("harness.cli.logbook", "log"))
+
+    todo = commands.add_parser(
+        "todo", help="list the posts a person has to make (assisted and manual channels)",
+        description="List the messages waiting for a person to post them, with their text, "
+        "account and time; for a live run in assisted or manual mode.")
+    todo.add_argument("folder", metavar="DIR")
+    todo.set_defaults(handler=_lazy("harness.cli.logbook", "todo"))
     return parser
 
 
@@ -122,7 +165,10 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     mode.add_argument("--simulate", action="store_true",
                       help="use simulated channels and a virtual clock (seconds, not weeks)")
     mode.add_argument("--live", action="store_true",
-                      help="use the scenario's real channel adapters on the system clock")
+                      help="use the scenario's real channel adapters on the system clock; "
+                      "shows what will happen and asks before starting")
+    run.add_argument("--yes", "-y", action="store_true",
+                     help="with --live: start without asking (unattended runs)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")

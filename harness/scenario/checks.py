@@ -84,11 +84,21 @@ def _resolve_channels(scenario: Scenario, report: Report) -> Scenario:
                    f"assisted mode needs an adapter that can find posts on the persona's "
                    f"timeline; {adapter.name!r} cannot")
         for key in sorted(adapter.secret_settings & set(channel.settings)):
-            if not _is_env_ref(channel.settings[key]):
+            if not _all_env_refs(channel.settings[key]):
                 report(("channels", index, "settings", key),
                        "secrets must be written as {env: VARIABLE_NAME}, never inline")
         channels.append(channel)
     return scenario.model_copy(update={"channels": channels})
+
+
+def _all_env_refs(value: Any) -> bool:
+    """Whether every value in ``value`` (a reference, or mappings and lists of them) comes
+    from the environment."""
+    if isinstance(value, dict) and "env" not in value:
+        return all(_all_env_refs(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_all_env_refs(item) for item in value)
+    return _is_env_ref(value)
 
 
 def _is_env_ref(value: Any) -> bool:

@@ -9,14 +9,15 @@ personas and brands are named there) and a fake server built on :class:`~tests.f
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.channels.base import OutgoingMessage
+from harness.channels.base import ChannelAdapter, OutgoingMessage
 from harness.cli.running import RunResult, execute
 from harness.clock import VirtualClock
 from harness.scenario.load import load_scenario_text
@@ -53,6 +54,9 @@ class Kit:
     tokens: dict[str, str] = field(default_factory=dict)  # persona id -> the fake's token
     public_kind: str = "post"  # what a brand's answer is on this platform ("email" for email)
     dms: bool = True  # whether brands can send direct messages here
+    auto_acks: bool = True
+    """Whether the platform marks automatic acknowledgements (email's Auto-Submitted); where
+    it cannot, the race's brands send none (the harness could not tell them from replies)."""
 
 
 class Operator:
@@ -79,6 +83,8 @@ def new_world(kit: Kit, clock: VirtualClock | None = None) -> World:
     for persona, name in PERSONAS.items():
         world.account(kit.persona_handles[persona], name, token=kit.tokens.get(persona))
     for brand, (name, script) in BRANDS.items():
+        if not kit.auto_acks:
+            script = replace(script, auto_ack=None)
         world.account(kit.brand_handles[brand], name, script=script)
     return world
 
@@ -128,12 +134,15 @@ def run_race(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
                    operator=operator or Operator())
 
 
-def check_against_world(kit: Kit, world: World, folder: Path) -> list[dict[str, Any]]:
-    """Assert the export says exactly what the fake brands did; return its rows."""
+def check_against_world(kit: Kit, world: World, folder: Path, *,
+                        world_id: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Assert the export says exactly what the fake brands did; return its rows.
+    ``world_id`` turns a platform id into the World's id, where the fake renders ids."""
     rows: dict[str, dict[str, Any]] = {str(r["probe_id"]): dict(r) for r in export_rows(folder)}
     store = Store.open(folder / "run.sqlite")
     try:
-        posts = {(s.probe_id, s.step): s.platform_id for s in store.sends() if s.state == "sent"}
+        posts = {(s.probe_id, s.step): (world_id or str)(s.platform_id or "")
+                 for s in store.sends() if s.state == "sent"}
     finally:
         store.close()
     assert len(rows) == 5 * len(BRANDS) or len(rows) % len(BRANDS) == 0
@@ -164,3 +173,25 @@ def check_against_world(kit: Kit, world: World, folder: Path) -> list[dict[str, 
     ours = [p for p in world.visible() if p.author.script is None]
     assert len(ours) == len(posts), "every post made once, and each one recorded"
     return list(rows.values())
+
+
+def live_adapter(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
+                 environ: dict[str, str] | None = None) -> tuple[ChannelAdapter,
+                                                                   OutgoingMessage]:
+    """The race's channel adapter (not wrapped in its mode) and its first planned message."""
+    from harness.cli.running import build_channels
+    from harness.plan.expand import build_plan
+    from harness.runner.roster import Roster
+
+    scenario = load_scenario_text(scenario_yaml(kit, mode=mode), "live-race.yaml")
+    folder.mkdir(parents=True, exist_ok=True)
+    adapter = build_channels(scenario, world.clock, folder,
+                             environ=kit.environ if environ is None else environ)["live"]
+    probe = build_plan(scenario)[0]
+    roster = Roster.from_scenario(scenario)
+    message = OutgoingMessage(
+        probe_id=probe.probe_id, step=0, persona_id=probe.persona,
+        persona_account=roster.persona_accounts[("live", probe.persona)], brand_id=probe.brand,
+        brand_handles=roster.brand_handles[("live", probe.brand)], mention=probe.mention,
+        category=probe.category, text=probe.text, not_before=probe.scheduled_at)
+    return adapter, message
