@@ -158,5 +158,10 @@ class ChannelAdapter(ABC):
                                        self.secret_settings)
         return shown
 
+    def usage_estimate(self, posts: int, polls: int) -> dict[str, Any]:
+        """What a run of ``posts`` posts and ``polls`` polls will ask of the platform, for
+        platforms that bill or limit by use (shown before a live run starts)."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and files."""

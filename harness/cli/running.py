@@ -43,8 +43,8 @@ class RunResult:
 def run(args: argparse.Namespace) -> int:
     """`shopper run SCENARIO (--simulate | --live) [--out DIR] [--seed N]`."""
     if args.live:
-        raise UsageError("live runs need the live channel adapters, which are not part of this "
-                         "version yet; use --simulate")
+        result = _live(args)
+        return 0 if result.finished else 1
     if not args.simulate:
         raise UsageError("say how to run: --simulate (virtual clock, simulated brands) or "
                          "--live (real platforms)")
@@ -63,6 +63,41 @@ def race(args: argparse.Namespace) -> int:
     return 0 if result.finished else 1
 
 
+def _live(args: argparse.Namespace) -> RunResult:
+    """`shopper run SCENARIO --live`: show what will happen, ask, then run on the system
+    clock until every probe is closed."""
+    from harness.cli.channels import preflight
+    from harness.cli.operator import TerminalOperator
+    from harness.plan.expand import build_plan
+
+    scenario = load_scenario(args.scenario)
+    if args.seed is not None:
+        scenario = scenario.model_copy(update={"seed": args.seed})
+    folder = Path(args.out) if args.out else Path("results") / scenario.name
+    text, ready = preflight(scenario, build_plan(scenario), folder, os.environ)
+    print(text)
+    if not ready:
+        raise UsageError("some channels are not ready (see above); nothing was sent")
+    interactive = sys.stdin.isatty()
+    confirm = [c.id for c in scenario.channels if c.mode == "confirm"]
+    if confirm and not interactive:
+        raise UsageError(f"channel {', '.join(confirm)} is in confirm mode, which needs a "
+                         "terminal to approve each post; nothing was sent")
+    if not args.yes:
+        if not interactive:
+            raise UsageError("a live run asks before it starts; there is no terminal to ask "
+                             "on, so pass --yes to start unattended. Nothing was sent")
+        print("Start this live run? [y/N] ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("Not started; nothing was sent.")
+            return RunResult(folder, False, False, 0, 0, 0)
+    source = Path(args.scenario).read_text(encoding="utf-8")
+    result = execute(scenario, folder, live=True, operator=TerminalOperator(), source=source,
+                     source_name=str(args.scenario), quiet=args.quiet)
+    _say_how_it_ended(folder, result)
+    return result
+
+
 def _simulate(args: argparse.Namespace) -> RunResult:
     scenario = load_scenario(args.scenario)
     if args.seed is not None:
@@ -71,6 +106,11 @@ def _simulate(args: argparse.Namespace) -> RunResult:
     source = Path(args.scenario).read_text(encoding="utf-8")
     result = simulate(scenario, folder, source=source, source_name=str(args.scenario),
                       quiet=args.quiet)
+    _say_how_it_ended(folder, result)
+    return result
+
+
+def _say_how_it_ended(folder: Path, result: RunResult) -> None:
     if result.already_finished:
         print(f"{folder}: this run already finished ({result.sent} probes sent, "
               f"{result.answered} with a brand reply); nothing to do", file=sys.stderr)
@@ -79,7 +119,6 @@ def _simulate(args: argparse.Namespace) -> RunResult:
               f"{result.answered} with a brand reply", file=sys.stderr)
     else:
         print(f"{folder}: stopped; rerun the same command to resume", file=sys.stderr)
-    return result
 
 
 def simulate(scenario: Scenario, folder: Path, *, source: str = "", source_name: str = "",

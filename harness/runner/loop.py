@@ -72,6 +72,7 @@ class Runner:
         self.window_end: dict[str, datetime] = {}
         self.closed = self.store.closed()
         self.retries: dict[tuple[str, int], tuple[datetime, str | None]] = {}
+        self.awaiting: set[tuple[str, int]] = set()  # retries that look for a post by hand
         self.follow_ups: dict[tuple[str, int], tuple[datetime, str]] = {}
         self._follow_up_queue: list[tuple[datetime, str, int]] = []  # by due time
         self.chan = {name: _ChannelState() for name in self.channels}
@@ -101,6 +102,7 @@ class Runner:
     def _absorb_attempt(self, record: SendRecord) -> None:
         probe = self.by_id[record.probe_id]
         key = (record.probe_id, record.step)
+        self.awaiting.discard(key)
         if record.state == "sent" and record.sent_at is not None and record.platform_id:
             self.index.add_post(record.platform_id, probe.probe_id, record.step, record.sent_at,
                                 probe.channel, probe.persona, probe.brand)
@@ -113,6 +115,8 @@ class Runner:
         elif record.state in ("failed", "not_sent"):
             if record.retry_at is not None:
                 self.retries[key] = (record.retry_at, record.in_reply_to)
+                if (record.error or "").startswith(sending.AWAITING):
+                    self.awaiting.add(key)
             elif record.step == 0:
                 self.stats.failed += 1
 
@@ -277,10 +281,21 @@ class Runner:
         for name in self.channels:
             when = self._poll_at(name)
             if when is not None and when <= now:
+                self._look_for_posts_by_hand(name, now)
                 self._poll(name, now)
                 when = self._poll_at(name)
             upcoming[name] = when
         return upcoming
+
+    def _look_for_posts_by_hand(self, name: str, now: datetime) -> None:
+        """Before reading a channel's replies, look for the posts people were asked to make
+        on it, so a reply is never read before the post it answers is known."""
+        keys = [key for key in self.awaiting if self.by_id[key[0]].channel == name]
+        if not keys:
+            return
+        for key in keys:
+            self.retries[key] = (now, self.retries[key][1])
+        self._send_due(now)
 
     def _poll(self, name: str, now: datetime) -> None:
         adapter, state = self.channels[name], self.chan[name]

@@ -23,6 +23,9 @@ from harness.errors import (
 from harness.store.records import SendRecord
 
 MAX_ATTEMPTS = 6
+AWAITING = "awaiting the persona's post"
+"""How an attempt that found no post by hand yet (assisted and manual modes) starts its
+error."""
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -52,7 +55,7 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
         blocked_until = exc.reset_at or now + backoff(record.attempt)
         return failed(record, f"rate limited: {exc}", blocked_until), blocked_until
     except AwaitingPerson as exc:  # not an attempt that failed: look again later
-        return failed(record, str(exc), exc.check_at, "not_sent"), None
+        return failed(record, f"{AWAITING}: {exc}", exc.check_at, "not_sent"), None
     except Declined as exc:
         return failed(record, f"declined: {exc}", None, "not_sent"), None
     except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:

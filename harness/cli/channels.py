@@ -1,0 +1,135 @@
+"""`shopper channels` and what a live run shows before it starts.
+
+Both look only at the scenario, the registry and the environment: nothing here calls a
+platform, and secrets are shown by the name of their environment variable only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from harness.channels.base import ChannelAdapter, ChannelContext
+from harness.channels.registry import AdapterError, adapter_names, get_adapter
+from harness.cli.output import table
+from harness.clock import SystemClock
+from harness.durations import format_duration
+from harness.plan.probe import Probe
+from harness.scenario.model import Scenario
+
+
+def channels(args: argparse.Namespace) -> int:
+    """List the adapters; with a scenario, whether each of its channels is ready."""
+    rows = []
+    for name in adapter_names():
+        try:
+            adapter = get_adapter(name)
+            rows.append((name, adapter.platform, ", ".join(sorted(adapter.modes)),
+                         adapter.summary))
+        except AdapterError as exc:
+            rows.append((name, "?", "?", f"cannot be loaded: {exc}"))
+    print(table(("adapter", "platform", "modes", "what it is"), rows))
+    if not args.scenario:
+        return 0
+    from harness.scenario.load import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    statuses = channel_statuses(scenario, os.environ)
+    print()
+    print(table(("channel", "adapter", "mode", "status"),
+                [(s.channel, s.adapter, s.mode, s.status) for s in statuses]))
+    for status in statuses:
+        print(f"\n{status.channel} settings: {json.dumps(status.settings, sort_keys=True)}")
+    return 0 if all(s.ready for s in statuses) else 1
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """Whether one scenario channel can run live, and how it is set up (secrets masked)."""
+
+    channel: str
+    adapter: str
+    mode: str
+    ready: bool
+    status: str
+    settings: dict[str, Any]
+    estimate: dict[str, Any]
+
+
+def channel_statuses(scenario: Scenario, environ: Mapping[str, str], *,
+                     posts: Mapping[str, int] | None = None,
+                     polls: Mapping[str, int] | None = None,
+                     folder: Path = Path(".")) -> list[ChannelStatus]:
+    """Each channel's readiness, without calling any platform."""
+    context = ChannelContext(clock=SystemClock(), state_dir=folder, seed=scenario.seed,
+                             personas=scenario.personas, brands=scenario.brands,
+                             timezone=scenario.timezone, environ=environ)
+    statuses = []
+    for channel in scenario.channels:
+        adapter: ChannelAdapter = get_adapter(channel.adapter)(channel, context)
+        reason = adapter.not_configured()
+        if channel.adapter == "simulated":
+            reason = "simulated: use --simulate (it cannot reach a real platform)"
+        mode = channel.mode or adapter.default_mode
+        estimate = (adapter.usage_estimate(posts.get(channel.id, 0), (polls or {}).get(
+            channel.id, 0)) if posts is not None else {})
+        statuses.append(ChannelStatus(
+            channel.id, channel.adapter, mode, reason is None,
+            "configured" if reason is None else f"not configured: {reason}",
+            adapter.describe(), estimate))
+        adapter.close()
+    return statuses
+
+
+def preflight(scenario: Scenario, probes: Sequence[Probe], folder: Path,
+              environ: Mapping[str, str]) -> tuple[str, bool]:
+    """What a live run is about to do, as text, and whether every channel is ready."""
+    zone = ZoneInfo(scenario.timezone)
+    window = scenario.schedule.observation_window
+    first, last = probes[0].scheduled_at, probes[-1].scheduled_at
+    end = last + window
+    follow_ups = sum(len(p.follow_ups) for p in probes)
+    polls = {c.id: int((end - first) / c.poll_every) + 1 for c in scenario.channels}
+    per_channel: Counter[str] = Counter(p.channel for p in probes)
+    posts: Counter[str] = Counter()
+    for probe in probes:
+        posts[probe.channel] += 1 + len(probe.follow_ups)
+    statuses = channel_statuses(scenario, environ, posts=posts, polls=polls, folder=folder)
+    daily = Counter((p.brand, p.scheduled_at.astimezone(zone).date()) for p in probes)
+    lines = [
+        f"Live run of {scenario.name!r} into {folder}",
+        f"  {len(probes)} probes to {len(scenario.brands)} brands from "
+        f"{len(scenario.personas)} personas, plus up to {follow_ups} follow-ups",
+        f"  sending {first.astimezone(zone):%Y-%m-%d %H:%M} to "
+        f"{last.astimezone(zone):%Y-%m-%d %H:%M} ({scenario.timezone}); replies watched "
+        f"for {format_duration(window)} after each, until {end.astimezone(zone):%Y-%m-%d %H:%M}",
+        f"  per brand: at most {max(daily.values())} probe"
+        f"{'s' * (max(daily.values()) > 1)} a day "
+        f"(+ at most {max((len(p.follow_ups) for p in probes), default=0)} follow-ups each)",
+        "",
+    ]
+    rows = []
+    for status in statuses:
+        rows.append((status.channel, status.adapter, status.mode, per_channel[status.channel],
+                     format_duration(next(c.poll_every for c in scenario.channels
+                                          if c.id == status.channel)), status.status))
+    lines.append(table(("channel", "adapter", "mode", "probes", "polls every", "status"), rows,
+                       "llllll"))
+    for status in statuses:
+        if status.mode == "assisted":
+            lines.append(f"  {status.channel}: assisted: a person posts each message when "
+                         "reminded (see `shopper todo`); the harness finds it and tracks "
+                         "replies")
+        elif status.mode == "confirm":
+            lines.append(f"  {status.channel}: confirm: each post waits for a yes here")
+        if status.estimate:
+            figures = ", ".join(f"{key} {value}" for key, value in status.estimate.items())
+            lines.append(f"  {status.channel}: API use estimate: {figures}")
+    return "\n".join(lines), all(s.ready for s in statuses)
