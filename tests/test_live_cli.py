@@ -45,6 +45,16 @@ def test_channels_lists_every_adapter(capsys: pytest.CaptureFixture[str]) -> Non
         assert f"\n{name} " in out
 
 
+def test_channels_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    scenario = Path(__file__).parent.parent / "scenarios" / "qa-acme-multichannel.yaml"
+    assert main(["channels", str(scenario)]) == 1  # simulated channels cannot run live
+    assert list(tmp_path.iterdir()) == []
+    out = capsys.readouterr().out
+    assert "$ACME_QA_IMAP_PASSWORD" in out and "for --simulate only" in out
+
+
 def test_channels_says_why_a_channel_is_not_configured_and_never_shows_secrets(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,8 +71,10 @@ class Outcome:
 
 
 def outcomes(probes: list[Probe], sends: list[SendRecord], replies: list[ReplyRecord],
-             closed: dict[str, datetime], window: timedelta) -> list[Outcome]:
-    """One :class:`Outcome` per probe, in plan order."""
+             closed: dict[str, datetime], window: timedelta,
+             email_channels: frozenset[str] = frozenset()) -> list[Outcome]:
+    """One :class:`Outcome` per probe, in plan order. On ``email_channels`` an email is the
+    brand's ordinary answer, not a move to another channel."""
     latest: dict[tuple[str, int], SendRecord] = {}
     for send in sends:
         latest[(send.probe_id, send.step)] = send
@@ -104,7 +106,7 @@ def outcomes(probes: list[Probe], sends: list[SendRecord], replies: list[ReplyRe
             auto_acks=sum(1 for r in mine if r.from_brand and r.automated),
             other_replies=sum(1 for r in mine if not r.from_brand),
             direct_message=any(r.kind == "direct_message" for r in brand),
-            email=any(r.kind == "email" for r in brand),
+            email=probe.channel not in email_channels and any(r.kind == "email" for r in brand),
             follow_ups_sent=follow_ups[probe.probe_id],
         ))
     return result
@@ -124,6 +126,16 @@ def _status(first: SendRecord | None, closed: bool) -> str:
 
 def from_store(store: Store, replies: list[ReplyRecord] | None = None) -> list[Outcome]:
     """Outcomes of every probe in a run's store (``replies``: the store's, if already read)."""
-    window = timedelta(seconds=int(store.meta()["observation_window_s"]))
+    meta = store.meta()
+    window = timedelta(seconds=int(meta["observation_window_s"]))
     replies = store.replies() if replies is None else replies
-    return outcomes(store.probes(), store.sends(), replies, store.closed(), window)
+    return outcomes(store.probes(), store.sends(), replies, store.closed(), window,
+                    email_channels(meta))
+
+
+def email_channels(meta: dict[str, str]) -> frozenset[str]:
+    """The run's channels on the email platform, from the scenario stored with it."""
+    import json
+
+    channels = json.loads(meta.get("scenario_json", "{}")).get("channels", [])
+    return frozenset(c["id"] for c in channels if c.get("platform") == "email")

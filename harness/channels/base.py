@@ -115,6 +115,25 @@ class ChannelAdapter(ABC):
         self.config = config
         self.context = context
         self.settings = Settings(config.id, config.settings, context.environ)
+        self.accounts: dict[str, str] = {p.id: p.accounts.get(config.id, "")
+                                         for p in context.personas}
+        """Each persona's account on this channel ("" if it has none)."""
+
+    def channel_personas(self) -> list[str]:
+        """Ids of the personas who post on this channel: allowed on it, with an account."""
+        chosen = self.config.personas
+        return [p for p, account in self.accounts.items()
+                if account and (chosen == "all" or p in chosen)]
+
+    def missing_per_persona(self, key: str, what: str) -> str | None:
+        """Why ``settings[key]`` (a table by persona id, e.g. tokens) does not cover every
+        persona of the channel, or ``None`` if it does."""
+        table = self.config.settings.get(key)
+        if not isinstance(table, dict):
+            return f"settings.{key} must map each persona to its {what}"
+        missing = sorted(p for p in self.channel_personas() if p not in table)
+        return (f"no {what} for persona {', '.join(missing)} (settings.{key})" if missing
+                else None)
 
     def not_configured(self) -> str | None:
         """Why this channel cannot be used as configured, or ``None`` if it can. Looks only at

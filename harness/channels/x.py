@@ -94,7 +94,6 @@ class XChannel(ChannelAdapter):
         self._clients: dict[str, tweepy.Client] = {}
         self._user_ids: dict[str, str] = {
             str(k): str(v) for k, v in (config.settings.get("user_ids") or {}).items()}
-        self._accounts = {p.id: p.accounts.get(config.id, "") for p in context.personas}
         self.read_dms = bool(config.settings.get("read_dms", True))
         self.dm_every = self.settings.duration("dm_poll_every", timedelta(minutes=15))
 
@@ -102,16 +101,8 @@ class XChannel(ChannelAdapter):
         reason = super().not_configured()
         if reason:
             return reason
-        tokens = self.config.settings.get("tokens")
-        if not isinstance(tokens, dict):
-            return "settings.tokens must map each persona to its access tokens"
-        missing = sorted(p for p in self._personas() if p not in tokens)
-        return f"no tokens for persona {', '.join(missing)}" if missing else None
+        return self.missing_per_persona("tokens", "access tokens")
 
-    def _personas(self) -> list[str]:
-        chosen = self.config.personas
-        return [p for p, account in self._accounts.items()
-                if account and (chosen == "all" or p in chosen)]
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -200,7 +191,7 @@ class XChannel(ChannelAdapter):
         dms: dict[str, str] = dict(state.get("dms", {}))
         now = self.context.clock.now()
         replies: list[IncomingReply] = []
-        for persona in self._personas():
+        for persona in self.channel_personas():
             found, newest = self._mentions(persona, mentions.get(persona))
             replies.extend(found)
             if newest:
@@ -208,7 +199,7 @@ class XChannel(ChannelAdapter):
         dm_read_at = state.get("dm_read_at")
         if self.read_dms and (dm_read_at is None
                               or now >= datetime.fromisoformat(dm_read_at) + self.dm_every):
-            for persona in self._personas():
+            for persona in self.channel_personas():
                 found, newest = self._direct_messages(persona, dms.get(persona))
                 replies.extend(found)
                 if newest:
@@ -252,7 +243,7 @@ class XChannel(ChannelAdapter):
                     else snowflake_time(tweet["id"]),
                     author=f"@{author}", kind="public_reply", text=tweet.get("text", ""),
                     in_reply_to=_replied_to(tweet), conversation_id=tweet.get("conversation_id"),
-                    to_account=self._accounts[persona], raw=tweet))
+                    to_account=self.accounts[persona], raw=tweet))
         return replies, newest
 
     def _direct_messages(self, persona: str, seen: str | None) -> tuple[list[IncomingReply],
@@ -276,26 +267,26 @@ class XChannel(ChannelAdapter):
                 else snowflake_time(event["id"]),
                 author=f"@{sender}", kind="direct_message", text=event.get("text", ""),
                 conversation_id=event.get("dm_conversation_id"),
-                to_account=self._accounts[persona], raw=event))
+                to_account=self.accounts[persona], raw=event))
         return replies, newest
 
     def usage_estimate(self, posts: int, polls: int) -> dict[str, Any]:
         """Requests and billable units a run of ``posts`` posts and ``polls`` polls needs."""
-        personas = len(self._personas())
+        personas = len(self.channel_personas())
         dm_reads = 0
         if self.read_dms:
             ratio = max(1, round(self.dm_every / self.config.poll_every))
             dm_reads = personas * (polls // ratio + 1)
         estimate: dict[str, Any] = {
             "posts created": posts,
-            "mention reads": personas * polls,
-            "DM reads": dm_reads,
+            "mention reads (at most)": personas * polls,
+            "DM reads (at most)": dm_reads,
         }
         price_post = self.config.settings.get("price_per_post_created")
         price_read = self.config.settings.get("price_per_post_read")
         if isinstance(price_post, (int, float)) and isinstance(price_read, (int, float)):
-            # a read is billed per post returned: every reply is read once, at least
-            estimate["estimated cost (USD, lower bound)"] = round(
+            # reads are billed per post returned: one reply per post read once
+            estimate["cost if every post gets one reply (USD)"] = round(
                 posts * price_post + posts * price_read, 2)
         return estimate
 

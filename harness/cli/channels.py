@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from harness.channels.base import ChannelAdapter, ChannelContext
 from harness.channels.registry import AdapterError, adapter_names, get_adapter
+from harness.channels.settings import masked
 from harness.cli.output import table
 from harness.clock import SystemClock
 from harness.durations import format_duration
@@ -73,11 +74,16 @@ def channel_statuses(scenario: Scenario, environ: Mapping[str, str], *,
                              timezone=scenario.timezone, environ=environ)
     statuses = []
     for channel in scenario.channels:
-        adapter: ChannelAdapter = get_adapter(channel.adapter)(channel, context)
+        cls = get_adapter(channel.adapter)
+        mode = channel.mode or cls.default_mode
+        if channel.adapter == "simulated":  # never built here: it would open its journal
+            statuses.append(ChannelStatus(
+                channel.id, channel.adapter, mode, False,
+                "simulated: for --simulate only (it cannot reach a real platform)",
+                masked(dict(channel.settings), environ, cls.secret_settings), {}))
+            continue
+        adapter: ChannelAdapter = cls(channel, context)
         reason = adapter.not_configured()
-        if channel.adapter == "simulated":
-            reason = "simulated: use --simulate (it cannot reach a real platform)"
-        mode = channel.mode or adapter.default_mode
         estimate = (adapter.usage_estimate(posts.get(channel.id, 0), (polls or {}).get(
             channel.id, 0)) if posts is not None else {})
         statuses.append(ChannelStatus(

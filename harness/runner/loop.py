@@ -321,8 +321,10 @@ class Runner:
             self.events.reply.fire(reply=record)
 
     def _maybe_follow_up(self, reply: ReplyRecord) -> None:
-        """After the brand's first public answer to a step, schedule the next step, if any."""
-        if reply.kind != "public_reply" or reply.probe_id is None or reply.step is None:
+        """After the brand's first answer in the thread (a public reply; on email channels an
+        email), schedule the next step, if any."""
+        if (reply.kind != self.roster.thread_kind(reply.channel) or reply.probe_id is None
+                or reply.step is None):
             return
         probe_id, step = reply.probe_id, reply.step
         probe = self.by_id[probe_id]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.scenario.model import Scenario
 
@@ -24,6 +24,8 @@ class Roster:
     """(channel, normalised account) -> persona id."""
     handle_brands: dict[tuple[str, str], str]
     """(channel, normalised handle) -> brand id."""
+    email_channels: frozenset[str] = field(default_factory=frozenset)
+    """Channels on the email platform, where the brand's answer in the thread is an email."""
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Roster:
@@ -39,7 +41,13 @@ class Roster:
                               for (ch, pid), acc in persona_accounts.items()},
             handle_brands={(ch, normalise_handle(h)): bid
                            for (ch, bid), handles in brand_handles.items() for h in handles},
+            email_channels=frozenset(c.id for c in scenario.channels if c.platform == "email"),
         )
+
+    def thread_kind(self, channel: str) -> str:
+        """The kind of the brand's answer in a probe's thread on ``channel`` (what a follow-up
+        answers): an email on email channels, a public reply elsewhere."""
+        return "email" if channel in self.email_channels else "public_reply"
 
     def brand_of(self, channel: str, author: str) -> str | None:
         """The brand whose official handle ``author`` is on ``channel``, if any."""

@@ -77,17 +77,9 @@ class FakeX:
         route, method = ((r"^/2/tweets$", "POST") if operation == "send"
                          else (r"/mentions$", "GET"))
         reset = str(int(self.world.clock.now().timestamp()) + RESET_AFTER_S)
-        status, headers, kind = {
-            "auth": (401, {}, "status"),
-            "denied": (403, {}, "status"),
-            "rate_limited": (429, {"x-rate-limit-reset": reset,
-                                   "x-rate-limit-remaining": "0"}, "status"),
-            "rate_limited_no_reset": (429, {}, "status"),
-            "server_error": (503, {}, "status"),
-            "dropped": (0, {}, "drop"),
-        }[failure]
-        self.server.fail_next(route, status, headers=headers, count=count, kind=kind,
-                              method=method)
+        headers = {"x-rate-limit-reset": reset,
+                   "x-rate-limit-remaining": "0"}
+        self.server.fail_as(route, method, failure, count, headers)
 
     def world_id(self, post_id: str) -> str:
         post = self._by_snowflake(post_id)

@@ -101,7 +101,8 @@ class FakeServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     @property
     def url(self) -> str:
@@ -118,6 +119,20 @@ class FakeServer:
         """Answer the next ``count`` requests whose path matches the regex ``route`` so."""
         with self._lock:
             self.faults.append(Fault(route, status, dict(headers or {}), count, kind, method))
+
+    def fail_as(self, route: str, method: str, failure: str, count: int,
+                reset_headers: dict[str, str]) -> None:
+        """Answer the next ``count`` ``method`` requests to ``route`` with one of the
+        failures of ``tests.fakes.platform`` (rate limits carry ``reset_headers``)."""
+        status, headers, kind = {
+            "auth": (401, {}, "status"),
+            "denied": (403, {}, "status"),
+            "rate_limited": (429, reset_headers, "status"),
+            "rate_limited_no_reset": (429, {}, "status"),
+            "server_error": (503, {}, "status"),
+            "dropped": (0, {}, "drop"),
+        }[failure]
+        self.fail_next(route, status, headers=headers, count=count, kind=kind, method=method)
 
     def requests(self, method: str, path_pattern: str) -> list[LogEntry]:
         regex = re.compile(path_pattern)

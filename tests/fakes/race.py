@@ -154,7 +154,8 @@ def check_against_world(kit: Kit, world: World, folder: Path, *,
         row = rows[probe_id]
         public = sorted(r.delay for r in reactions if r.answers == post_id
                         and r.kind == kit.public_kind and not r.automated)
-        acks = [r for r in reactions if r.answers == post_id and r.automated]
+        thread = {p for (pid, _), p in posts.items() if pid == probe_id}
+        acks = [r for r in reactions if r.answers in thread and r.automated]
         if public:
             answered += 1
             assert row["latency_s"] == int(public[0].total_seconds()), (probe_id, row)
@@ -164,7 +165,8 @@ def check_against_world(kit: Kit, world: World, folder: Path, *,
         assert int(row["auto_acks"]) == len(acks), (probe_id, row)
         follow_up = posts.get((probe_id, 1))
         if follow_up is not None:
-            answers = [r for r in reactions if r.answers == follow_up and not r.automated]
+            answers = [r for r in reactions if r.answers == follow_up and not r.automated
+                       and (kit.dms or r.kind != "dm")]
             assert int(row["brand_replies"]) >= 1 + len(answers), (probe_id, row)
         if kit.dms and any(r.kind == "dm" and r.answers == post_id and not r.automated
                            for r in reactions):
