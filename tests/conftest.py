@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +92,31 @@ def small_file(tmp_path: Path) -> Path:
     path = tmp_path / "small.yaml"
     path.write_text(SMALL, encoding="utf-8")
     return path
+
+
+_LOOPBACK = ("127.", "::1", "localhost")
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(address: object) -> None:
+    if isinstance(address, tuple) and not str(address[0]).startswith(_LOOPBACK):
+        raise OSError(f"tests may only reach loopback, not {address[0]!r}")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _loopback_only(address)
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _loopback_only(address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the tests reaches beyond loopback: a connection elsewhere fails at once."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+

@@ -10,6 +10,7 @@ sending and for polling alike.
 from __future__ import annotations
 
 import importlib
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +39,11 @@ EXPECTED: dict[Failure, type[ChannelError]] = {
     "server_error": TransientError,
     "dropped": TransientError,
 }
+
+
+def test_the_internet_is_out_of_reach_of_the_tests() -> None:
+    with pytest.raises(OSError, match="only reach loopback"), socket.socket() as sock:
+        sock.connect(("93.184.216.34", 443))
 
 
 def test_every_live_adapter_has_a_fake_platform() -> None:
