@@ -7,7 +7,9 @@ brands x 5 days, @ and name modes, a follow-up; ``--per-day`` probes per brand a
 1) on a virtual clock through the real SDK against the fake, in-process. Prints JSON per
 adapter: wall time, probes sent, requests the fake served, polls, reads of mentions or
 notifications per poll (min and max: the number of personas, whatever the number of open
-probes), and whether the export matched what the fake brands did.
+probes), and whether the export was checked against what the fake brands did (with one probe
+per brand a day; with more, a brand's direct messages, which carry no thread, are matched to
+the persona's latest probe to that brand, as in a live run).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ def measure(name: str, per_day: int, folder: Path) -> dict[str, object]:
         wall = time.perf_counter() - started
         reads = Counter(fake.read_times())
         served = len(fake.server.log) if hasattr(fake, "server") else None
-    check_against_world(fake.kit, world, folder, world_id=getattr(fake, "world_id", None))
+    checked = per_day == 1
+    if checked:  # with many probes a day, DMs (which carry no thread) match the newest probe
+        check_against_world(fake.kit, world, folder, world_id=getattr(fake, "world_id", None))
     return {
         "adapter": name, "wall_s": round(wall, 2), "sent": result.sent,
         "planned": result.planned, "http_requests": served, "polls": len(reads),
         "reads_per_poll_min": min(reads.values()), "reads_per_poll_max": max(reads.values()),
-        "export_checked_against_fake_brands": True,  # check_against_world raised otherwise
+        "export_checked_against_fake_brands": checked,  # and it matched: it raises otherwise
     }
 
 

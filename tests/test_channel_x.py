@@ -95,6 +95,10 @@ def test_assisted_mode_finds_posts_made_by_hand_and_tracks_their_replies(
         str(r["probe_id"]) for r in export_rows(tmp_path / "run")}
     rows = {str(r["probe_id"]): r for r in export_rows(tmp_path / "run")}
     assert rows["2025-03-05-acme-1"]["status"] == "failed"  # never posted: not sent
+    # one look at the timeline per first message and moment, never two (X bills every read)
+    looks = Counter((e.at, e.query["start_time"][0])
+                    for e in fake.server.requests("GET", r"/tweets$") if "start_time" in e.query)
+    assert looks and set(looks.values()) == {1}
     # every reply to a post made by hand is found, exact to the second, even those that came
     # before the harness's next look at the timeline
     check_against_world(fake.kit, world, tmp_path / "run", world_id=fake.world_id)

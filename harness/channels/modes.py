@@ -83,14 +83,23 @@ class Assisted(_Gate):
         self.recheck = recheck
         self.grace = grace
         self._asked: dict[tuple[str, int], datetime] = {}
+        self._just_looked: tuple[str, int] | None = None
+
+    def find_post(self, message: OutgoingMessage) -> SentPost | None:
+        found = self.inner.find_post(message)
+        self._just_looked = None if found else (message.probe_id, message.step)
+        return found
 
     def send(self, message: OutgoingMessage) -> SentPost:
-        found = self.inner.find_post(message)
+        key = (message.probe_id, message.step)
+        if self._just_looked == key:  # a retry looked a moment ago: not there yet
+            self._just_looked, found = None, None
+        else:
+            found = self.find_post(message)
         if found is not None:
             self._asked.pop((message.probe_id, message.step), None)
             return found
         now = self.context.clock.now()
-        key = (message.probe_id, message.step)
         if key not in self._asked:
             self._asked[key] = now
             self.operator.remind(self.config.id, message)

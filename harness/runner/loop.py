@@ -290,7 +290,8 @@ class Runner:
     def _look_for_posts_by_hand(self, name: str, now: datetime) -> None:
         """Before reading a channel's replies, look for the posts people were asked to make
         on it, so a reply is never read before the post it answers is known."""
-        keys = [key for key in self.awaiting if self.by_id[key[0]].channel == name]
+        keys = [key for key in self.awaiting if self.by_id[key[0]].channel == name
+                and self.attempts[key].intended_at < now]  # not looked for this very moment
         if not keys:
             return
         for key in keys:
