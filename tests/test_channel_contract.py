@@ -100,3 +100,24 @@ def test_platform_failures_become_the_projects_errors(
     for secret in fake.kit.environ.values():
         assert secret not in str(caught.value)
     adapter.close()
+
+
+def test_no_secret_reaches_any_file_a_live_run_writes(fake: Any, tmp_path: Path) -> None:
+    """A whole race with distinctive fake credentials, its export and report: not one file
+    in the run folder holds a secret (the store, journals, sessions, CSV, JSON, HTML)."""
+    from harness.cli import main
+    from harness.cli.results import write_report
+    from tests.fakes.race import run_race
+
+    folder = tmp_path / "run"
+    assert run_race(fake.kit, fake.world, folder, days=2).finished
+    write_report(folder, folder / "report")
+    assert main(["export", str(folder), "-o", str(folder / "export.csv")]) == 0
+    secrets = [v for v in fake.kit.environ.values() if len(v) >= 8]
+    assert secrets
+    written = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(written) > 5
+    for path in written:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{secret!r} in {path.name}"
