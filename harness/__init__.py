@@ -3,4 +3,4 @@
 Data flows one way: scenario -> plan -> runner -> channels; store -> analysis -> report.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from harness.cli.output import table
+from harness.cli.output import printable, table
 from harness.errors import ScenarioError
 from harness.report.files import write_csv, write_json
 from harness.store.folder import RunFolder
@@ -108,6 +108,7 @@ def status(args: argparse.Namespace) -> int:
         results = from_store(store)
         unsettled = [s for s in store.sends() if s.state in ("uncertain", "intended")]
         last = store.last_activity()
+        health = store.channel_health()
     zone = ZoneInfo(meta["timezone"])
     states = Counter(o.status for o in results)
     pending = [o for o in results if o.status in ("planned", "retrying")]
@@ -128,8 +129,19 @@ def status(args: argparse.Namespace) -> int:
         f"next due:   {next_due.astimezone(zone).isoformat() if next_due else '-'}",
     ]
     lines += [f"  {s.probe_id} step {s.step}: {s.error or s.state}" for s in unsettled[:20]]
+    if unsettled:
+        lines.append("  settle each with `shopper resolve DIR --probe ID --posted ID_OR_URL "
+                     "--at TIME` or `--not-posted`")
     if last is not None:
         lines.append(f"last act:   {last.astimezone(zone).isoformat()}")
+    for channel in health.values():
+        if channel.degraded:
+            since = channel.since.astimezone(zone).isoformat() if channel.since else "?"
+            lines.append(f"DEGRADED:   channel {channel.channel}: {channel.failures} failures in "
+                         f"a row since {since}; last: {printable(channel.last_error)}")
+        elif channel.total_failures:
+            lines.append(f"channel:    {channel.channel}: ok now ({channel.total_failures} "
+                         "failures so far, retried)")
     print("\n".join(lines))
     return 0
 

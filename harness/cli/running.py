@@ -176,6 +176,12 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
     if folder.exists():
         store = Store.open(folder.store_path, durable=durable)
         meta = store.meta()
+        if meta.get("scenario_hash") != fingerprint and _same_file_older_harness(meta, source):
+            # The same scenario file, fingerprinted by an older harness (whose model serialised
+            # differently): the run is this scenario's; adopt the new fingerprint.
+            store.set_meta("scenario_hash", fingerprint)
+            store.set_meta("scenario_json", as_json)
+            meta = store.meta()
         if meta.get("scenario_hash") != fingerprint:
             store.close()
             raise RunFolderError(
@@ -206,6 +212,13 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
     store.close()  # checkpoints the WAL into the file, so the file alone is the store
     staging.replace(folder.store_path)  # appears whole or not at all
     return store.reopen(folder.store_path, durable=durable)
+
+
+def _same_file_older_harness(meta: dict[str, str], source: str) -> bool:
+    """Whether a run folder's store holds exactly this scenario file's text, written by
+    another version of the harness."""
+    return (bool(source) and meta.get("scenario_yaml") == source
+            and meta.get("harness_version") != __version__)
 
 
 def build_channels(scenario: Scenario, clock: Clock, folder: Path, *,

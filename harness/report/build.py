@@ -49,6 +49,11 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     replies = store.replies()
     outcomes = from_store(store, replies)
     summary = summarize(outcomes, scenario)
+    summary["channel_health"] = [
+        {"channel": h.channel, "degraded": h.degraded, "failures_in_a_row": h.failures,
+         "since": h.since.isoformat() if h.since else None, "last_error": h.last_error,
+         "total_failures": h.total_failures}
+        for h in store.channel_health().values()]
     out.mkdir(parents=True, exist_ok=True)
     window = scenario.schedule.observation_window.total_seconds()
     names = {b.id: b.name for b in scenario.brands}
@@ -110,7 +115,7 @@ def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup]
         examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
                                                                               summary),
         rate=_rate, pct=_pct, frac=_frac, duration=_duration,
-        verdict=lambda v: names.get(v, v),
+        verdict=lambda v: names.get(v, v), health=summary["channel_health"],
     )
 
 

@@ -36,6 +36,8 @@ class RunnerEvents:
     - ``reply(reply)`` with a :class:`~harness.store.records.ReplyRecord`
     - ``closed(probe_ids, at)``
     - ``tick(now)`` after each pass of the loop
+    - ``degraded(channel, since, error)`` when a channel has failed ``DEGRADED_AFTER`` times in
+      a row
     """
 
     def __init__(self) -> None:
@@ -44,6 +46,7 @@ class RunnerEvents:
         self.reply = EventHook()
         self.closed = EventHook()
         self.tick = EventHook()
+        self.degraded = EventHook()
 
 
 @dataclass

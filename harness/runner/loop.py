@@ -31,7 +31,13 @@ from harness.runner import sending
 from harness.runner.events import RunnerEvents, RunStats
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
-from harness.store.records import ReplyRecord, SendRecord, WriteBatch
+from harness.store.records import (
+    DEGRADED_AFTER,
+    ChannelHealth,
+    ReplyRecord,
+    SendRecord,
+    WriteBatch,
+)
 from harness.store.sqlite import Store
 
 
@@ -42,6 +48,7 @@ class _ChannelState:
     blocked_until: datetime | None = None
     failures: int = 0
     waiting: set[str] = field(default_factory=set)  # open probes on this channel
+    health: ChannelHealth | None = None
 
 
 class Runner:
@@ -76,6 +83,9 @@ class Runner:
         self.follow_ups: dict[tuple[str, int], tuple[datetime, str]] = {}
         self._follow_up_queue: list[tuple[datetime, str, int]] = []  # by due time
         self.chan = {name: _ChannelState() for name in self.channels}
+        for name, health in self.store.channel_health().items():
+            if name in self.chan:
+                self.chan[name].health = health
         for name, (cursor, polled_at) in self.store.cursors().items():
             if name in self.chan:
                 self.chan[name].cursor, self.chan[name].polled_at = cursor, polled_at
@@ -223,7 +233,30 @@ class Runner:
                                                  now)
         if blocked_until is not None:
             state.blocked_until = blocked_until
+        if outcome.state == "sent":
+            self._health(probe.channel, now, None)
+        elif sending.is_channel_failure(outcome):
+            self._health(probe.channel, now, f"send: {outcome.error}")
         return outcome
+
+    def _health(self, name: str, now: datetime, error: str | None) -> None:
+        """Count a failure (``error``) or a success of channel ``name``; a run of failures
+        makes it degraded (shown by `shopper status` and the report)."""
+        state = self.chan[name]
+        old = state.health
+        if error is None:
+            if old is None or old.failures == 0:
+                return
+            new = old._replace(failures=0, since=None, updated_at=now)
+        else:
+            failures = (old.failures if old else 0) + 1
+            since = old.since if old and old.failures else now
+            new = ChannelHealth(name, failures, since, error[:500],
+                                (old.total_failures if old else 0) + 1, now)
+            if failures == DEGRADED_AFTER:
+                self.events.degraded.fire(channel=name, since=since, error=error)
+        state.health = new
+        self._batch.health[name] = new
 
     def _record_outcome(self, outcome: SendRecord) -> None:
         key = (outcome.probe_id, outcome.step)
@@ -306,11 +339,14 @@ class Runner:
             state.blocked_until = exc.reset_at or now + sending.backoff(state.failures + 1)
             state.failures += 1
             state.polled_at = now
+            self._health(name, now, f"poll: rate limited: {exc}")
             return
-        except ChannelError:
+        except ChannelError as exc:
             state.failures += 1
             state.polled_at = now
+            self._health(name, now, f"poll: {type(exc).__name__}: {exc}")
             return
+        self._health(name, now, None)
         records = [self.index.record(name, reply, self.roster, now) for reply in result.replies]
         self._batch.polls.append((name, records, result.cursor, now))
         state.cursor, state.polled_at, state.failures = result.cursor, now, 0

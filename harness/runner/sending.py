@@ -30,6 +30,16 @@ FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
 
 
+_CHANNEL_FAILURES = ("rate limited:", "transient:", "unexpected ", "AuthenticationFailed:",
+                     "AccessDenied:", "NotConfigured:")
+
+
+def is_channel_failure(outcome: SendRecord) -> bool:
+    """Whether a failed attempt counts against the channel's health (a platform or adapter
+    failure; not a person who has yet to post, a declined post, or a cap)."""
+    return outcome.state != "sent" and (outcome.error or "").startswith(_CHANNEL_FAILURES)
+
+
 def backoff(attempt: int) -> timedelta:
     """How long to wait after the ``attempt``-th failure (1, 2, 4... minutes, at most 1 h)."""
     delay: timedelta = FIRST_BACKOFF * 2 ** (attempt - 1)

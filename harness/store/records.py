@@ -42,6 +42,26 @@ class ReplyRecord(NamedTuple):
     raw: str
 
 
+class ChannelHealth(NamedTuple):
+    """How a channel is doing: its current run of consecutive failures."""
+
+    channel: str
+    failures: int
+    since: datetime | None
+    last_error: str | None
+    total_failures: int
+    updated_at: datetime
+
+    @property
+    def degraded(self) -> bool:
+        """Failing again and again (see ``DEGRADED_AFTER``)."""
+        return self.failures >= DEGRADED_AFTER
+
+
+DEGRADED_AFTER = 3
+"""Consecutive failures (polls or sends) after which a channel is reported as degraded."""
+
+
 @dataclass
 class WriteBatch:
     """Writes to commit together in one transaction (see ``Store.write``)."""
@@ -51,10 +71,12 @@ class WriteBatch:
         default_factory=list)
     closes: list[tuple[str, datetime]] = field(default_factory=list)
     intents: list[SendRecord] = field(default_factory=list)
+    health: dict[str, ChannelHealth] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.outcomes or self.polls or self.closes or self.intents)
+        return bool(self.outcomes or self.polls or self.closes or self.intents or self.health)
 
     def clear(self) -> None:
         """Empty the batch (after it was committed)."""
         self.outcomes, self.polls, self.closes, self.intents = [], [], [], []
+        self.health = {}

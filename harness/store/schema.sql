@@ -68,3 +68,14 @@ CREATE TABLE cursors (
     cursor    TEXT,
     polled_at TEXT NOT NULL
 );
+
+-- How each channel is doing: its current run of consecutive failures (0 when the last poll or
+-- send worked), since when, the last error, and every failure so far. Added in schema 2.
+CREATE TABLE channel_health (
+    channel        TEXT PRIMARY KEY,
+    failures       INTEGER NOT NULL,  -- consecutive failures, 0 after a success
+    since          TEXT,              -- first failure of the current run of failures
+    last_error     TEXT,
+    total_failures INTEGER NOT NULL,
+    updated_at     TEXT NOT NULL
+);

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from harness.errors import RunFolderError
 from harness.plan.probe import FollowUpStep, Probe
-from harness.store.records import ReplyRecord, SendRecord, WriteBatch
+from harness.store.records import ChannelHealth, ReplyRecord, SendRecord, WriteBatch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_FILE = "run.sqlite"
 
 
@@ -95,9 +95,19 @@ class Store:
             raise RunFolderError(f"{path}: not a readable run store ({exc})") from None
         if check is None or check[0] != "ok":
             raise RunFolderError(f"{path}: the store is damaged ({check[0] if check else '?'})")
-        if version is None or int(version[0]) > SCHEMA_VERSION:
-            raise RunFolderError(f"{path}: store schema {version and version[0]} is newer than "
-                                 f"this harness understands ({SCHEMA_VERSION})")
+        if version is None or not str(version[0]).isdigit():
+            raise RunFolderError(f"{path}: not a run store (no schema version)")
+        if int(version[0]) > SCHEMA_VERSION:
+            raise RunFolderError(f"{path}: store schema {version[0]} is newer than this "
+                                 f"harness understands ({SCHEMA_VERSION}); upgrade shopper")
+        if int(version[0]) < SCHEMA_VERSION:
+            from harness.store.migrations import migrate
+
+            try:
+                migrate(store.db, int(version[0]), SCHEMA_VERSION)
+            except sqlite3.DatabaseError as exc:
+                raise RunFolderError(f"{path}: could not bring the store from schema "
+                                     f"{version[0]} to {SCHEMA_VERSION} ({exc})") from None
         return store
 
     def close(self) -> None:
@@ -150,6 +160,16 @@ class Store:
             if batch.closes:
                 db.executemany("UPDATE probes SET closed_at = ? WHERE probe_id = ?",
                                [(_ts(at), pid) for pid, at in batch.closes])
+            if batch.health:
+                db.executemany(
+                    "INSERT INTO channel_health (channel, failures, since, last_error,"
+                    " total_failures, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (channel) DO UPDATE SET failures = excluded.failures,"
+                    " since = excluded.since, last_error = excluded.last_error,"
+                    " total_failures = excluded.total_failures,"
+                    " updated_at = excluded.updated_at",
+                    [(h.channel, h.failures, _ts(h.since), h.last_error, h.total_failures,
+                      _ts(h.updated_at)) for h in batch.health.values()])
             if batch.intents:
                 db.executemany(
                     "INSERT INTO sends (probe_id, step, attempt, state, intended_at,"
@@ -241,6 +261,14 @@ class Store:
                         " AND automated = 0 AND probe_id IS NOT NULL",
         }
         return {key: self.db.execute(sql).fetchone()[0] for key, sql in query.items()}
+
+    def channel_health(self) -> dict[str, ChannelHealth]:
+        """Per channel that ever failed: its current run of failures and its total."""
+        return {r[0]: ChannelHealth(r[0], r[1], _dt(r[2]), r[3], r[4],
+                                    datetime.fromisoformat(r[5]))
+                for r in self.db.execute(
+                    "SELECT channel, failures, since, last_error, total_failures, updated_at"
+                    " FROM channel_health ORDER BY channel")}
 
     def cursors(self) -> dict[str, tuple[str | None, datetime]]:
         """Per channel: the last cursor and when it was polled."""

@@ -1,0 +1,37 @@
+"""Store schema migrations: a store written by an older harness is brought up to date when it
+is opened, in one transaction, and never changed in a way an older harness could misread
+(migrations only add).
+
+``MIGRATIONS[n]`` takes a store from schema ``n`` to ``n + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE channel_health (
+            channel        TEXT PRIMARY KEY,
+            failures       INTEGER NOT NULL,
+            since          TEXT,
+            last_error     TEXT,
+            total_failures INTEGER NOT NULL,
+            updated_at     TEXT NOT NULL
+        )""",
+    ),
+}
+
+
+def migrate(db: sqlite3.Connection, version: int, target: int) -> None:
+    """Apply every migration from ``version`` to ``target`` in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for step in range(version, target):
+            for statement in MIGRATIONS[step]:
+                db.execute(statement)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
