@@ -117,6 +117,8 @@ def test_a_live_run_shows_its_plan_then_runs_on_the_system_clock(
     assert code == 0
     assert "3 probes to 3 brands from 2 personas, plus up to" in out
     assert "per brand: at most 1 probe a day" in out
+    assert ("caps (--max-per-brand-per-day, --max-messages): at most 10 messages per brand per "
+            "day (its time zone), 1000 in all") in out
     assert re.search(r"\nlive +x +auto +3 +1s +configured\n", out)
     assert "API use estimate: posts created" in out
     rows = export_rows(tmp_path / "run")

@@ -150,6 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for --reply: an automatic acknowledgement")
     log.set_defaults(handler=_lazy("harness.cli.logbook", "log"))
 
+    stop = commands.add_parser(
+        "stop", help="kill switch: stop a live run's sending at once (polling goes on)",
+        description="Turn on a run folder's kill switch (a STOP file): the running `shopper "
+        "run --live` sends nothing more from its next pass on, keeps polling until every probe "
+        "it sent is closed, then ends. --undo turns it off again (then rerun to send the rest).")
+    stop.add_argument("folder", metavar="DIR")
+    stop.add_argument("--undo", action="store_true", help="turn the kill switch off")
+    stop.set_defaults(handler=_lazy("harness.cli.safety", "stop"))
+
+    resolve = commands.add_parser(
+        "resolve", help="settle a send a crash left uncertain",
+        description="A send a crash interrupted, on a platform that cannot say whether it "
+        "was posted, is 'uncertain' and never resent (see `shopper status`). Look on the "
+        "platform, then settle it: --posted with the post's id or URL and time, or "
+        "--not-posted (it will be sent at the next `shopper run`). Needs the run stopped.")
+    resolve.add_argument("folder", metavar="DIR")
+    resolve.add_argument("--probe", required=True)
+    resolve.add_argument("--step", type=int, default=0, help="0 (default) or a follow-up")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--posted", metavar="ID_OR_URL",
+                         help="it was posted: the platform's id or URL of the post")
+    outcome.add_argument("--not-posted", action="store_true", help="it never appeared")
+    resolve.add_argument("--at", help="with --posted: the post's time as the platform shows "
+                         "it (ISO 8601; without a zone, the scenario's)")
+    resolve.set_defaults(handler=_lazy("harness.cli.safety", "resolve"))
+
     todo = commands.add_parser(
         "todo", help="list the posts a person has to make (assisted and manual channels)",
         description="List the messages waiting for a person to post them, with their text, "
@@ -169,9 +195,26 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                       "shows what will happen and asks before starting")
     run.add_argument("--yes", "-y", action="store_true",
                      help="with --live: start without asking (unattended runs)")
+    run.add_argument("--max-per-brand-per-day", type=_cap, default=10, metavar="N",
+                     help="with --live: never send a brand more than N messages (first "
+                     "messages and follow-ups) on one day in its time zone, whatever the "
+                     "scenario says (default 10; 0: no cap)")
+    run.add_argument("--max-messages", type=_cap, default=1000, metavar="N",
+                     help="with --live: never send more than N messages in the whole run "
+                     "(default 1000; 0: no cap)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def _cap(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a cap cannot be negative")
+    return value or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -95,7 +95,8 @@ def channel_statuses(scenario: Scenario, environ: Mapping[str, str], *,
 
 
 def preflight(scenario: Scenario, probes: Sequence[Probe], folder: Path,
-              environ: Mapping[str, str]) -> tuple[str, bool]:
+              environ: Mapping[str, str],
+              caps: tuple[int | None, int | None] = (None, None)) -> tuple[str, bool]:
     """What a live run is about to do, as text, and whether every channel is ready."""
     zone = ZoneInfo(scenario.timezone)
     window = scenario.schedule.observation_window
@@ -119,6 +120,7 @@ def preflight(scenario: Scenario, probes: Sequence[Probe], folder: Path,
         f"  per brand: at most {max(daily.values())} probe"
         f"{'s' * (max(daily.values()) > 1)} a day "
         f"(+ at most {max((len(p.follow_ups) for p in probes), default=0)} follow-ups each)",
+        _caps_line(scenario, probes, caps),
         "",
     ]
     rows = []
@@ -139,3 +141,25 @@ def preflight(scenario: Scenario, probes: Sequence[Probe], folder: Path,
             figures = ", ".join(f"{key} {value}" for key, value in status.estimate.items())
             lines.append(f"  {status.channel}: API use estimate: {figures}")
     return "\n".join(lines), all(s.ready for s in statuses)
+
+
+def _caps_line(scenario: Scenario, probes: Sequence[Probe],
+               caps: tuple[int | None, int | None]) -> str:
+    """The caps, and how many first messages the plan has beyond them."""
+    per_day, total = caps
+    zones = {b.id: ZoneInfo(b.timezone or scenario.timezone) for b in scenario.brands}
+    from harness.runner.limits import Limits
+
+    limits = Limits(per_day, total, zones)
+    over = 0
+    for probe in probes:
+        if limits.refuse(probe.brand, probe.scheduled_at):
+            over += 1
+        else:
+            limits.count(probe.brand, probe.scheduled_at)
+    words = (f"at most {per_day} messages per brand per day (its time zone)" if per_day
+             else "no cap per brand per day")
+    words += f", {total} in all" if total else ", no cap in all"
+    warning = (f"; {over} planned first messages are beyond them and will not be sent"
+               if over else "")
+    return f"  caps (--max-per-brand-per-day, --max-messages): {words}{warning}"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from harness.cli.output import printable, table
 from harness.errors import ScenarioError
 from harness.report.files import write_csv, write_json
+from harness.runner.limits import STOP_FILE
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 
@@ -134,6 +135,9 @@ def status(args: argparse.Namespace) -> int:
                      "--at TIME` or `--not-posted`")
     if last is not None:
         lines.append(f"last act:   {last.astimezone(zone).isoformat()}")
+    if (Path(args.folder) / STOP_FILE).exists():
+        lines.append(f"KILL SWITCH: on ({Path(args.folder) / STOP_FILE}): nothing is sent; "
+                     "`shopper stop DIR --undo` to go on")
     for channel in health.values():
         if channel.degraded:
             since = channel.since.astimezone(zone).isoformat() if channel.since else "?"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from harness import __version__
@@ -20,6 +21,12 @@ from harness.channels.registry import get_adapter
 from harness.clock import Clock, SystemClock, VirtualClock
 from harness.errors import RunFolderError, UsageError
 from harness.runner.events import RunnerEvents
+from harness.runner.limits import (
+    DEFAULT_PER_BRAND_PER_DAY,
+    DEFAULT_TOTAL,
+    Limits,
+    stop_requested,
+)
 from harness.runner.loop import Runner
 from harness.runner.roster import Roster
 from harness.scenario.load import load_scenario
@@ -74,7 +81,8 @@ def _live(args: argparse.Namespace) -> RunResult:
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
     folder = Path(args.out) if args.out else Path("results") / scenario.name
-    text, ready = preflight(scenario, build_plan(scenario), folder, os.environ)
+    text, ready = preflight(scenario, build_plan(scenario), folder, os.environ,
+                            (args.max_per_brand_per_day, args.max_messages))
     print(text)
     if not ready:
         raise UsageError("some channels are not ready (see above); nothing was sent")
@@ -93,7 +101,8 @@ def _live(args: argparse.Namespace) -> RunResult:
             return RunResult(folder, False, False, 0, 0, 0)
     source = Path(args.scenario).read_text(encoding="utf-8")
     result = execute(scenario, folder, live=True, operator=TerminalOperator(), source=source,
-                     source_name=str(args.scenario), quiet=args.quiet)
+                     source_name=str(args.scenario), quiet=args.quiet,
+                     caps=(args.max_per_brand_per_day, args.max_messages))
     _say_how_it_ended(folder, result)
     return result
 
@@ -138,14 +147,18 @@ def execute(scenario: Scenario, folder: Path, *, live: bool, clock: Clock | None
             environ: Mapping[str, str] | None = None, operator: Operator | None = None,
             adapter: type[ChannelAdapter] | None = None, source: str = "",
             source_name: str = "", quiet: bool = True,
-            on_runner: Callable[[Runner], None] | None = None) -> RunResult:
+            on_runner: Callable[[Runner], None] | None = None,
+            caps: tuple[int | None, int | None] = (DEFAULT_PER_BRAND_PER_DAY, DEFAULT_TOTAL),
+            ) -> RunResult:
     """Run (or resume) ``scenario`` in ``folder`` until every probe is closed or a stop is
     asked for.
 
     Simulated runs (``live=False``) use a virtual clock from the plan's first probe. Live runs
     use the system clock (or ``clock``: tests run live adapters against fake platforms on a
     virtual one), a durable store, the environment for secrets, and each channel's send mode,
-    with ``operator`` as the person who confirms or makes posts.
+    with ``operator`` as the person who confirms or makes posts; they keep to ``caps``
+    (messages per brand per day, messages in all; ``None``: no cap) and stop sending while the
+    folder's kill switch (a ``STOP`` file) is on.
     """
     with RunFolder(folder) as run_folder:
         store = open_run(run_folder, scenario, source, source_name, durable=live)
@@ -158,8 +171,9 @@ def execute(scenario: Scenario, folder: Path, *, live: bool, clock: Clock | None
                 clock = SystemClock() if live else VirtualClock(start)
             channels = build_channels(scenario, clock, folder, adapter=adapter,
                                       environ=environ, operator=operator if live else None)
+            rails = _rails(scenario, folder, caps) if live else {}
             try:
-                finished = _drive(store, scenario, channels, clock, quiet, on_runner)
+                finished = _drive(store, scenario, channels, clock, quiet, on_runner, rails)
             finally:
                 for channel in channels.values():
                     channel.close()
@@ -238,14 +252,24 @@ def build_channels(scenario: Scenario, clock: Clock, folder: Path, *,
     return channels
 
 
+def _rails(scenario: Scenario, folder: Path,
+           caps: tuple[int | None, int | None]) -> dict[str, Any]:
+    """A live run's caps and kill switch, as Runner arguments."""
+    zones = {b.id: ZoneInfo(b.timezone or scenario.timezone) for b in scenario.brands}
+    return {"limits": Limits(caps[0], caps[1], zones),
+            "kill_switch": lambda: stop_requested(folder)}
+
+
 def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter], clock: Clock,
-           quiet: bool, on_runner: Callable[[Runner], None] | None) -> bool:
+           quiet: bool, on_runner: Callable[[Runner], None] | None,
+           rails: dict[str, Any]) -> bool:
     from harness.cli.output import Progress
 
     events = RunnerEvents()
     runner = Runner(store, channels, clock, Roster.from_scenario(scenario),
                     window=scenario.schedule.observation_window,
-                    poll_every={c.id: c.poll_every for c in scenario.channels}, events=events)
+                    poll_every={c.id: c.poll_every for c in scenario.channels}, events=events,
+                    **rails)
     if on_runner is not None:
         on_runner(runner)
     progress = None
@@ -265,6 +289,10 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
             progress.done()
     if finished:
         store.set_meta("finished_at", clock.now().isoformat())
+    elif runner.sending_stopped:
+        print("Sending stopped by the kill switch (STOP in the run folder): every probe sent "
+              "is closed; the rest wait. `shopper stop DIR --undo`, then rerun, to go on.",
+              file=sys.stderr)
     return finished
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,6 +29,7 @@ from harness.errors import ChannelError, RateLimited
 from harness.plan.probe import Probe
 from harness.runner import sending
 from harness.runner.events import RunnerEvents, RunStats
+from harness.runner.limits import Limits
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
 from harness.store.records import (
@@ -56,7 +57,8 @@ class Runner:
 
     def __init__(self, store: Store, channels: Mapping[str, ChannelAdapter], clock: Clock,
                  roster: Roster, *, window: timedelta, poll_every: Mapping[str, timedelta],
-                 events: RunnerEvents | None = None) -> None:
+                 events: RunnerEvents | None = None, limits: Limits | None = None,
+                 kill_switch: Callable[[], bool] | None = None) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
@@ -64,6 +66,10 @@ class Runner:
         self.window = window
         self.poll_every = poll_every
         self.events = events or RunnerEvents()
+        self.limits = limits
+        self.kill_switch = kill_switch or (lambda: False)
+        self.sending_stopped = False  # the kill switch was on when the run ended
+        self._capped: dict[tuple[str, int], str] = {}
         self.stop_requested = False
         self.probes = store.probes()
         self.by_id = {p.probe_id: p for p in self.probes}
@@ -93,6 +99,10 @@ class Runner:
             self.attempts[(record.probe_id, record.step)] = record
         for record in list(self.attempts.values()):
             self._absorb_attempt(record)
+        if self.limits is not None:  # whatever may have reached a platform counts
+            self.limits.count_all(
+                (self.by_id[r.probe_id].brand, r.sent_at or r.intended_at)
+                for r in self.store.sends() if r.state in ("sent", "intended", "uncertain"))
         self._open_heap = [(end, pid) for pid, end in self.window_end.items()
                            if pid not in self.closed]
         heapq.heapify(self._open_heap)
@@ -133,18 +143,22 @@ class Runner:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> bool:
-        """Run until every probe is settled and closed (True), or a stop is requested."""
+        """Run until every probe is settled and closed (True), or a stop is requested, or
+        the kill switch is on and nothing sent is still open (False)."""
         self._reconcile()
         while not self.stop_requested:
             now = self.clock.now()
-            self._send_due(now)
+            sending = not self.kill_switch()
+            if sending:
+                self._send_due(now)
             polls = self._poll_due(now)
             self._close_due(now)
             self.events.tick.fire(now=now, stats=self.stats)
-            upcoming = self._next_event(now, polls)
+            upcoming = self._next_event(now, polls, sending=sending)
             if upcoming is None:
                 self.store.write(self._batch)
-                return True
+                self.sending_stopped = not sending
+                return sending
             if not self.clock.is_virtual:
                 self.store.write(self._batch)
             self.clock.sleep_until(upcoming)
@@ -212,6 +226,14 @@ class Runner:
             attempt = previous.attempt + 1 if previous else 1
             intents.append(SendRecord(probe.probe_id, step, attempt, "intended", now, None, None,
                                       in_reply_to, text))
+        if self.limits is not None:
+            for record in intents:
+                brand = self.by_id[record.probe_id].brand
+                reason = self.limits.refuse(brand, now)
+                if reason is None:
+                    self.limits.count(brand, now)
+                else:
+                    self._capped[(record.probe_id, record.step)] = reason
         self._batch.intents.extend(intents)
         self.store.write(self._batch)  # intents are durable before anything is sent
         for record in intents:
@@ -225,6 +247,9 @@ class Runner:
     def _send_one(self, record: SendRecord, now: datetime) -> SendRecord:
         probe = self.by_id[record.probe_id]
         state = self.chan[probe.channel]
+        capped = self._capped.pop((record.probe_id, record.step), None)
+        if capped is not None:  # never handed to the channel
+            return sending.failed(record, capped, None, "not_sent")
         if not self._channel_free(probe.channel, now):  # rate-limited earlier in this batch
             return sending.failed(record, "not attempted: channel rate-limited",
                                   state.blocked_until, "not_sent")
@@ -285,7 +310,7 @@ class Runner:
 
     # -- polling ----------------------------------------------------------------------------
 
-    def _poll_at(self, name: str) -> datetime | None:
+    def _poll_at(self, name: str, now: datetime) -> datetime | None:
         """When channel ``name`` should next be polled, or None if there is no need."""
         adapter, state = self.channels[name], self.chan[name]
         interval = self.poll_every[name]
@@ -294,7 +319,7 @@ class Runner:
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)
             return None if activity is None else self._on_grid(name, activity)
-        moment = state.polled_at + interval if state.polled_at else self.clock.now()
+        moment = state.polled_at + interval if state.polled_at else now
         if state.blocked_until is not None:
             moment = max(moment, state.blocked_until)
         return moment
@@ -312,11 +337,11 @@ class Runner:
         """Poll the channels that are due; return when each should next be polled."""
         upcoming = {}
         for name in self.channels:
-            when = self._poll_at(name)
+            when = self._poll_at(name, now)
             if when is not None and when <= now:
                 self._look_for_posts_by_hand(name, now)
                 self._poll(name, now)
-                when = self._poll_at(name)
+                when = self._poll_at(name, now)
             upcoming[name] = when
         return upcoming
 
@@ -325,7 +350,7 @@ class Runner:
         on it, so a reply is never read before the post it answers is known."""
         keys = [key for key in self.awaiting if self.by_id[key[0]].channel == name
                 and self.attempts[key].intended_at < now]  # not looked for this very moment
-        if not keys:
+        if not keys or self.kill_switch():
             return
         for key in keys:
             self.retries[key] = (now, self.retries[key][1])
@@ -406,19 +431,19 @@ class Runner:
 
     # -- what next --------------------------------------------------------------------------
 
-    def _next_event(self, now: datetime,
-                    polls: dict[str, datetime | None]) -> datetime | None:
+    def _next_event(self, now: datetime, polls: dict[str, datetime | None], *,
+                    sending: bool = True) -> datetime | None:
         candidates = []
         position = self._next
-        while position < len(self.probes):
+        while sending and position < len(self.probes):
             probe = self.probes[position]
             if (probe.probe_id, 0) not in self.attempts:
                 candidates.append(probe.scheduled_at)
                 break
             position += 1
-        for (pid, _), (at, _) in self.retries.items():
+        for (pid, _), (at, _) in self.retries.items() if sending else ():
             candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
-        if self._follow_up_queue:
+        if self._follow_up_queue and sending:
             at, pid, _ = self._follow_up_queue[0]
             candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
         for name, when in polls.items():

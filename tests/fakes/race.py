@@ -20,6 +20,7 @@ import yaml
 from harness.channels.base import ChannelAdapter, OutgoingMessage
 from harness.cli.running import RunResult, execute
 from harness.clock import VirtualClock
+from harness.runner.loop import Runner
 from harness.scenario.load import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes.world import BrandScript, World
@@ -126,12 +127,15 @@ def scenario_yaml(kit: Kit, *, mode: str = "auto", days: int = 5,
 
 
 def run_race(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
-             operator: Operator | None = None, **shape: Any) -> RunResult:
-    """Run the small race live against ``world``'s fake platform, on its clock."""
+             operator: Operator | None = None,
+             caps: tuple[int | None, int | None] = (None, None),
+             on_runner: Callable[[Runner], None] | None = None, **shape: Any) -> RunResult:
+    """Run the small race live against ``world``'s fake platform, on its clock (without
+    caps unless given)."""
     scenario = load_scenario_text(scenario_yaml(kit, mode=mode, **shape), "live-race.yaml")
     assert isinstance(world.clock, VirtualClock)
     return execute(scenario, folder, live=True, clock=world.clock, environ=kit.environ,
-                   operator=operator or Operator())
+                   operator=operator or Operator(), caps=caps, on_runner=on_runner)
 
 
 def check_against_world(kit: Kit, world: World, folder: Path, *,

@@ -1,0 +1,143 @@
+"""Safety rails of live runs: message caps the runner keeps whatever the scenario says, the
+kill switch that stops sending at once while polling goes on, and settling uncertain sends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.runner.loop import Runner
+from harness.scenario.model import Scenario
+from harness.store.sqlite import Store
+from tests.fakes import fake_x
+from tests.fakes.race import BRANDS, check_against_world, new_world, run_race
+from tests.fakes.world import Post
+from tests.simrun import export_rows, journal_posts, run_in_process
+from tests.test_runner import Unfindable
+
+
+def test_caps_hold_whatever_the_schedule_asks(tmp_path: Path) -> None:
+    world = new_world(fake_x.kit())
+    with fake_x.serve(world) as fake:
+        # 3 probes per brand a day planned; the cap says 2 messages per brand a day
+        result = run_race(fake.kit, world, tmp_path / "run", per_day=3, caps=(2, None))
+    assert result.finished
+    ours = [p for p in world.visible() if p.author.script is None]
+    per_brand_day = Counter((_brand_of(p), p.created_at.date()) for p in ours)
+    assert per_brand_day and max(per_brand_day.values()) <= 2
+    rows = export_rows(tmp_path / "run")
+    capped = [r for r in rows if r["sent_at"] is None]
+    assert capped and all(r["status"] == "failed" for r in capped)
+    store = Store.open(tmp_path / "run" / "run.sqlite")
+    try:
+        errors = {s.error for s in store.sends() if s.state == "not_sent"}
+    finally:
+        store.close()
+    assert errors and all(e and e.startswith("cap: 2 messages to") for e in errors)
+
+
+def _brand_of(post: Post) -> str:
+    text = post.root.text
+    for brand, (name, _) in BRANDS.items():
+        if name.lower() in text.lower() or fake_x.BRAND_HANDLES[brand].lower() in text.lower():
+            return brand
+    raise AssertionError(text)
+
+
+def test_the_total_cap_holds(tmp_path: Path) -> None:
+    world = new_world(fake_x.kit())
+    with fake_x.serve(world) as fake:
+        assert run_race(fake.kit, world, tmp_path / "run", caps=(None, 4)).finished
+    assert len([p for p in world.visible() if p.author.script is None]) == 4
+
+
+def test_the_kill_switch_stops_sending_at_once_and_polling_goes_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "run"
+    world = new_world(fake_x.kit())
+
+    def switch_on_after_three_posts(runner: Runner) -> None:
+        def sent(**_: object) -> None:
+            if runner.stats.sent == 3 and not (folder / "STOP").exists():
+                assert main(["stop", str(folder)]) == 0
+
+        runner.events.sent.add_listener(sent)
+
+    with fake_x.serve(world) as fake:
+        result = run_race(fake.kit, world, folder, on_runner=switch_on_after_three_posts)
+        assert not result.finished
+        posts = fake.server.requests("POST", r"^/2/tweets$")
+        stopped_at = max(e.at for e in posts)
+        reads_after = [e for e in fake.server.requests("GET", "/mentions$")
+                       if e.at > stopped_at]
+        assert len([p for p in world.visible() if p.author.script is None]) == 3
+        assert reads_after, "polling went on after the switch"
+        rows = export_rows(folder)
+        assert sum(r["sent_at"] is not None for r in rows) == 3
+        assert all(r["status"] in ("closed", "planned") for r in rows)  # sent ones all closed
+        assert main(["status", str(folder)]) == 0
+        assert "KILL SWITCH: on" in capsys.readouterr().out
+        # switched off, the rerun sends the rest, once each
+        assert main(["stop", str(folder), "--undo"]) == 0
+        assert run_race(fake.kit, world, folder).finished
+    check_against_world(fake.kit, world, folder, world_id=fake.world_id)
+
+
+def test_an_uncertain_send_is_resolved_by_the_operator(
+        small_scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Unfindable.count = 0
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    Unfindable.count = -10_000
+    assert run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    uncertain = [r for r in export_rows(tmp_path) if r["status"] == "uncertain"]
+    assert len(uncertain) == 1
+    probe = str(uncertain[0]["probe_id"])
+    # the operator looked: it was posted, with this id, at this time
+    post = next(p for p in journal_posts_with_ids(tmp_path) if p[0] == probe)
+    assert main(["resolve", str(tmp_path), "--probe", probe, "--posted", post[1],
+                 "--at", post[2]]) == 0
+    row = next(r for r in export_rows(tmp_path) if r["probe_id"] == probe)
+    assert row["status"] == "closed" or row["status"] == "open"
+    assert row["sent_at"] is not None
+    assert main(["resolve", str(tmp_path), "--probe", probe, "--not-posted"]) == 2
+    assert "not uncertain" in capsys.readouterr().err
+    assert main(["resolve", str(tmp_path), "--probe", "nope", "--not-posted"]) == 2
+
+
+def journal_posts_with_ids(folder: Path) -> list[tuple[str, str, str]]:
+    import json
+
+    from harness.channels.sim.platform import Post
+
+    found = []
+    for journal in sorted(folder.glob("simulated-*.jsonl")):
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            post = Post(*json.loads(line))
+            if post.step == 0:
+                found.append((post.probe_id, post.platform_id, str(post.created_at)))
+    return found
+
+
+def test_not_posted_is_sent_at_the_next_run(small_scenario: Scenario, tmp_path: Path) -> None:
+    Unfindable.count = 0
+    Unfindable.crash_at = 2
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    Unfindable.count = -10_000
+    assert run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    probe = next(str(r["probe_id"]) for r in export_rows(tmp_path) if r["status"] == "uncertain")
+    assert main(["resolve", str(tmp_path), "--probe", probe, "--not-posted"]) == 0
+    store = Store.open(tmp_path / "run.sqlite")
+    try:
+        store.db.execute("DELETE FROM meta WHERE key = 'finished_at'")
+    finally:
+        store.close()
+    assert run_in_process(small_scenario, tmp_path, adapter=Unfindable)
+    posts = journal_posts(tmp_path)
+    # the operator said it never came (here wrongly: the crash came after posting): the
+    # harness takes their word and sends it again
+    assert posts.count((probe, 0)) == 2
