@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -95,8 +96,11 @@ class Runner:
         for name, (cursor, polled_at) in self.store.cursors().items():
             if name in self.chan:
                 self.chan[name].cursor, self.chan[name].polled_at = cursor, polled_at
+        self.failures: Counter[tuple[str, int]] = Counter()  # attempts that count, per message
         for record in self.store.sends():
             self.attempts[(record.probe_id, record.step)] = record
+            if sending.counts_as_failure(record):
+                self.failures[(record.probe_id, record.step)] += 1
         for record in list(self.attempts.values()):
             self._absorb_attempt(record)
         if self.limits is not None:  # whatever may have reached a platform counts
@@ -254,8 +258,11 @@ class Runner:
             return sending.failed(record, "not attempted: channel rate-limited",
                                   state.blocked_until, "not_sent")
         message = self._message(probe, record.step, record.text, record.in_reply_to)
+        key = (record.probe_id, record.step)
         outcome, blocked_until = sending.attempt(self.channels[probe.channel], message, record,
-                                                 now)
+                                                 now, self.failures[key])
+        if sending.counts_as_failure(outcome):
+            self.failures[key] += 1
         if blocked_until is not None:
             state.blocked_until = blocked_until
         if outcome.state == "sent":

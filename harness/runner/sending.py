@@ -46,15 +46,25 @@ def backoff(attempt: int) -> timedelta:
     return min(delay, MAX_BACKOFF)
 
 
-def retry_at(record: SendRecord, now: datetime) -> datetime | None:
-    """When to try again after this failed attempt, or None when it was the last one."""
-    return now + backoff(record.attempt) if record.attempt < MAX_ATTEMPTS else None
+def retry_at(failures: int, now: datetime) -> datetime | None:
+    """When to try again after the ``failures``-th failure of a message (rate limits not
+    counted), or None when it was the last one allowed."""
+    return now + backoff(failures) if failures < MAX_ATTEMPTS else None
+
+
+def counts_as_failure(outcome: SendRecord) -> bool:
+    """Whether an attempt's outcome uses up one of the message's ``MAX_ATTEMPTS``: a
+    transient failure or an adapter bug does; a rate limit, a person yet to post, a cap or a
+    decline does not."""
+    return outcome.state != "sent" and (outcome.error or "").startswith(
+        ("transient:", "unexpected "))
 
 
 def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord,
-            now: datetime) -> tuple[SendRecord, datetime | None]:
-    """Make the attempt ``record`` describes. Returns its outcome and, if the platform rate
-    limited us, until when the channel is blocked."""
+            now: datetime, failures: int = 0) -> tuple[SendRecord, datetime | None]:
+    """Make the attempt ``record`` describes (after ``failures`` failed ones that count).
+    Returns its outcome and, if the platform rate limited us, until when the channel is
+    blocked."""
     try:
         if record.attempt > 1 and adapter.can_find_posts:
             found = adapter.find_post(message)  # did an earlier attempt post after all?
@@ -62,7 +72,7 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
                 return sent(record, found.platform_id, found.created_at), None
         post = adapter.send(message)
     except RateLimited as exc:
-        blocked_until = exc.reset_at or now + backoff(record.attempt)
+        blocked_until = exc.reset_at or now + backoff(record.attempt - failures)
         return failed(record, f"rate limited: {exc}", blocked_until), blocked_until
     except AwaitingPerson as exc:  # not an attempt that failed: look again later
         return failed(record, f"{AWAITING}: {exc}", exc.check_at, "not_sent"), None
@@ -71,10 +81,10 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
     except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:
         return failed(record, f"{type(exc).__name__}: {exc}", None), None
     except TransientError as exc:
-        return failed(record, f"transient: {exc}", retry_at(record, now)), None
+        return failed(record, f"transient: {exc}", retry_at(failures + 1, now)), None
     except Exception as exc:  # an adapter bug must not stop the race: retry, then give up
         return failed(record, f"unexpected {type(exc).__name__}: {exc}",
-                      retry_at(record, now)), None
+                      retry_at(failures + 1, now)), None
     return sent(record, post.platform_id, post.created_at), None
 
 
