@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,16 +12,32 @@ from harness.scenario.types import WEEKDAYS
 
 
 def local_moment(day: date, clock_time: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall-clock time; times skipped by a DST change move forward."""
+    """The UTC instant a local wall clock in ``zone`` first shows ``clock_time`` on ``day``
+    (``time.max`` is 24:00, the next midnight). A time that happens twice (clocks going back)
+    is its first occurrence; a time skipped by clocks going forward moves forward to the
+    moment the clocks change (02:30 in a 02:00-03:00 gap is 03:00, the new time)."""
     if clock_time == time.max:
-        return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+        return local_moment(day + timedelta(days=1), time(0), zone)
     naive = datetime.combine(day, clock_time)
     aware = naive.replace(tzinfo=zone)
-    moment = aware.astimezone(UTC)
+    moment = aware.astimezone(UTC)  # fold=0: the earlier offset; in a gap, the later instant
     if moment.astimezone(zone).replace(tzinfo=None) != naive:  # in a spring-forward gap
-        moment = aware.replace(fold=1).astimezone(UTC)
+        moment = clocks_change(aware.replace(fold=1).astimezone(UTC), moment, zone)
     return moment
 
+
+def clocks_change(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
+    """The first whole second in ``(before, after]`` with ``after``'s UTC offset in ``zone``:
+    the moment of the one offset change between them."""
+    target = after.astimezone(zone).utcoffset()
+    low, high = math.floor(before.timestamp()), math.ceil(after.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == target:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from harness.hours import local_moment
+from harness.hours import clocks_change, local_moment
 from harness.scenario.model import Schedule
 from harness.scenario.types import WEEKDAYS
 
@@ -23,15 +24,74 @@ def send_dates(schedule: Schedule) -> list[tuple[int, date]]:
     return days
 
 
-def send_window(day: date, start: time, end: time, zone: ZoneInfo) -> tuple[datetime, int]:
-    """The UTC start of the local window ``[start, end)`` on ``day``, and its length in
-    seconds (a daylight-saving change that day lengthens or shortens it)."""
-    first = local_moment(day, start, zone)
-    last = local_moment(day, end, zone)
-    return first, max(1, int((last - first).total_seconds()))
+Window = tuple[tuple[datetime, int], ...]
+"""A send window on one day: UTC spans ``(first moment, length in seconds)``, in order."""
+
+_LATEST_OFFSET = timedelta(hours=14)  # no zone is further than this from UTC
+_EARLIEST_OFFSET = timedelta(hours=-12)
+_SAMPLE_EVERY = timedelta(hours=6)  # offset changes are months apart, never two in 6 hours
 
 
-def send_time(rng: random.Random, window: tuple[datetime, int]) -> datetime:
+def send_window(day: date, start: time, end: time, zone: ZoneInfo) -> Window:
+    """Every moment of ``day`` whose local time in ``zone`` is in ``[start, end)``.
+
+    Usually one span of ``end - start``. A daylight-saving change that day shortens it (the
+    skipped local times are not in it: a start or end in the gap moves forward to the change),
+    lengthens it (a repeated local hour inside the window is in it twice), or splits it in two
+    (a start or end inside the repeated hour: the local times before ``start``, or from
+    ``end`` on, that the clocks show again after going back are not in it).
+    """
+    low = datetime.combine(day, start)
+    high = datetime.combine(day + timedelta(days=1), time(0)) if end == time.max else \
+        datetime.combine(day, end)
+    spans: list[tuple[datetime, datetime]] = []
+    for first, last, offset in _constant_offsets(low - _LATEST_OFFSET, high - _EARLIEST_OFFSET,
+                                                 zone):
+        # This piece shows local times [first + offset, last + offset): keep those in the window.
+        begin = max(first, (low - offset).replace(tzinfo=UTC))
+        finish = min(last, (high - offset).replace(tzinfo=UTC))
+        if begin >= finish:
+            continue
+        if spans and spans[-1][1] == begin:
+            spans[-1] = (spans[-1][0], finish)
+        else:
+            spans.append((begin, finish))
+    if not spans:  # the whole window was skipped by the clocks going forward
+        return ((local_moment(day, start, zone), 1),)
+    return tuple((first, int((last - first).total_seconds())) for first, last in spans)
+
+
+def _constant_offsets(low: datetime, high: datetime,
+                      zone: ZoneInfo) -> list[tuple[datetime, datetime, timedelta]]:
+    """``[low, high)`` (naive UTC) cut where ``zone``'s UTC offset changes: ``(first, last,
+    offset)`` pieces, aware UTC."""
+    end = high.replace(tzinfo=UTC)
+    samples = [low.replace(tzinfo=UTC)]
+    while samples[-1] + _SAMPLE_EVERY < end:
+        samples.append(samples[-1] + _SAMPLE_EVERY)
+    samples.append(end)
+    pieces = []
+    first, offset = samples[0], _offset(samples[0], zone)
+    for before, after in pairwise(samples):
+        if _offset(after, zone) != offset:
+            change = clocks_change(before, after, zone)
+            pieces.append((first, change, offset))
+            first, offset = change, _offset(change, zone)
+    pieces.append((first, end, offset))
+    return pieces
+
+
+def _offset(moment: datetime, zone: ZoneInfo) -> timedelta:
+    offset = moment.astimezone(zone).utcoffset()
+    assert offset is not None
+    return offset
+
+
+def send_time(rng: random.Random, window: Window) -> datetime:
     """A uniformly random whole second in a window from :func:`send_window`."""
-    first, span = window
-    return first + timedelta(seconds=rng.randrange(span))
+    second = rng.randrange(sum(length for _, length in window))
+    for first, length in window:
+        if second < length:
+            return first + timedelta(seconds=second)
+        second -= length
+    raise AssertionError("unreachable")  # pragma: no cover
