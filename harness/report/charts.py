@@ -38,6 +38,22 @@ MENTION_WORDS = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
 GROUP_WORDS = {"brand": "brand", "industry": "industry", "category": "question category",
                "mention": "how the brand was named", "persona": "shopper",
                "channel": "channel"}
+MAX_LABEL = 60
+LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
+"""rcParams that draw every text as written: ``$...$`` in a brand name is not math (bad math
+would even stop the drawing with an error)."""
+
+
+def literal(text: str, limit: int = MAX_LABEL) -> str:
+    """``text`` as a chart or the poster draws it: scenario text is untrusted, so characters
+    that would not print as themselves (control, bidirectional-override and other formatting
+    characters: in an SVG they would make the file invalid or turn the text around) are shown
+    as escapes such as ``\\u202e``, and text longer than ``limit`` is cut with an ellipsis
+    (a 100,000-character name would make an image too large to draw). ``$`` needs nothing:
+    math in text is off for every figure (``text.parse_math``), so ``$x$`` is drawn as
+    written."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def labels_for(scenario: Scenario) -> dict[str, str]:
@@ -61,7 +77,7 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update(cast(Any, matplotlib_defaults()))
+    plt.rcParams.update(cast(Any, {**matplotlib_defaults(), **LITERAL_TEXT}))
     return plt
 
 
@@ -80,7 +96,7 @@ def chart(metric: str, by: str, outcomes: Sequence[Outcome], window: float,
 
 
 def _label(labels: Mapping[str, str], key: str) -> str:
-    return labels.get(key, key)
+    return literal(labels.get(key, key))
 
 
 def _rates(by: str, sent: Sequence[Outcome], window: float,
@@ -94,8 +110,10 @@ def _rates(by: str, sent: Sequence[Outcome], window: float,
     low = [100 * ((r.rate.value or 0.0) - (r.rate.interval or (0.0, 0.0))[0]) for r in results]
     high = [100 * ((r.rate.interval or (0.0, 0.0))[1] - (r.rate.value or 0.0))
             for r in results]
-    axes.barh(names, values, color=OKABE_ITO["blue"], xerr=[low, high],
+    # Bars at positions, labelled after: two groups shown alike stay two bars.
+    axes.barh(range(len(names)), values, color=OKABE_ITO["blue"], xerr=[low, high],
               error_kw={"ecolor": INK, "capsize": 3, "linewidth": 1})
+    axes.set_yticks(range(len(names)), names)
     for y, result in enumerate(results):
         axes.text(101, y, f"{result.rate.k}/{result.rate.n}", va="center", fontsize=10,
                   color=INK)
@@ -160,9 +178,10 @@ def _levels(by: str, sent: Sequence[Outcome], labels: Mapping[str, str],
                                       "purple")]
     for value in range(6):
         widths = [counts[key][value] for key in keys]
-        axes.barh(names, widths, left=left, color=palette[value],
+        axes.barh(range(len(names)), widths, left=left, color=palette[value],
                   label=f"{value}: {LEVELS[value]}")
         left = [a + b for a, b in zip(left, widths, strict=True)]
+    axes.set_yticks(range(len(names)), names)
     axes.set_xlabel("messages")
     axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     title = (f"Engagement level reached, by {GROUP_WORDS[by]}"
@@ -257,4 +276,4 @@ def close(drawn: Chart) -> None:
     _pyplot().close(drawn.figure)
 
 
-__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "save", "timeline"]
+__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "literal", "save", "timeline"]

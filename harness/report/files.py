@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+"""Text a spreadsheet could take for a formula (OWASP's list: = + - @ tab and carriage return
+first), also behind apostrophes already there, so that the guard can be undone exactly."""
+
 
 def write_csv(records: Sequence[dict[str, Any]], fields: Sequence[str], out: TextIO) -> None:
-    """Records as CSV with a header row (booleans as true/false, missing as empty)."""
+    """Records as CSV with a header row (booleans as true/false, missing as empty).
+
+    Text is untrusted (message templates, industries and, through them, whatever a scenario's
+    author wrote): a text cell that a spreadsheet would read as a formula (it starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, possibly after apostrophes) gets
+    one more apostrophe in front, which spreadsheets show as text. Numbers are untouched.
+    Removing one leading apostrophe from every cell that starts with apostrophes followed by
+    one of those characters gives the text back exactly (or use JSON, which has no guard).
+    """
     writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
     for record in records:
@@ -19,6 +32,8 @@ def write_csv(records: Sequence[dict[str, Any]], fields: Sequence[str], out: Tex
 def _csv_value(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and _FORMULA.match(value):
+        return "'" + value
     return "" if value is None else value
 
 

@@ -10,11 +10,14 @@ import textwrap
 from pathlib import Path
 from typing import Any, cast
 
+from harness.report.charts import LITERAL_TEXT, literal
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults
 
 WIDTH_PX = 1080
 POSTER_ROWS = 20
 DPI = 100
+TITLE_LINES = 3  # a longer title is cut: the poster stays a poster
+NAME_LENGTH = 40  # brand names on the poster (see charts.literal)
 
 
 def _rate_text(record: dict[str, Any]) -> str:
@@ -35,13 +38,14 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update(cast(Any, matplotlib_defaults()))
+    plt.rcParams.update(cast(Any, {**matplotlib_defaults(), **LITERAL_TEXT}))
     board = summary["leaderboard"][:POSTER_ROWS]
     ranked = len(summary["leaderboard"])
     matchups = summary["matchups"][:POSTER_ROWS]
     head = summary["headline"]
     effect = summary["mention_effect"].get("at_vs_name")
-    title = textwrap.wrap(summary["scenario"]["title"] or summary["scenario"]["name"], 50)
+    heading = summary["scenario"]["title"] or summary["scenario"]["name"]
+    title = textwrap.wrap(literal(heading, 50 * TITLE_LINES), 50)[:TITLE_LINES]
     bar_height = 0.42 * len(board)
     height = (0.45 + len(title) * _step(24) + 0.1 + _step(20) + _step(13, 0.25)
               + _step(15, 0.05) + bar_height + 0.55 + _step(15) + len(matchups) * _step(12)
@@ -68,12 +72,13 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     line(f"Leaderboard: share of messages answered (95% interval){shown}", 15, "bold",
          gap=0.05)
     axes = figure.add_axes((0.3, y - bar_height / height, 0.55, bar_height / height))
-    names = [row["name"] for row in reversed(board)]
+    names = [literal(row["name"], NAME_LENGTH) for row in reversed(board)]
     rates = [100 * (row["rate"] or 0.0) for row in reversed(board)]
     lows = [100 * ((row["rate"] or 0.0) - row["ci95"][0]) for row in reversed(board)]
     highs = [100 * (row["ci95"][1] - (row["rate"] or 0.0)) for row in reversed(board)]
-    axes.barh(names, rates, xerr=[lows, highs], color=OKABE_ITO["blue"],
+    axes.barh(range(len(names)), rates, xerr=[lows, highs], color=OKABE_ITO["blue"],
               error_kw={"ecolor": INK, "capsize": 2, "linewidth": 0.8})
+    axes.set_yticks(range(len(names)), names)
     for index, row in enumerate(reversed(board)):
         axes.text(101, index, f"{row['k']}/{row['n']}", va="center", fontsize=10)
     axes.set_xlim(0, 112)
@@ -85,13 +90,14 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     for match in matchups:
         pairs = sorted(zip(match["names"], match["contenders"], strict=True),
                        key=lambda pair: -(pair[1]["rate"] or 0.0))
-        parts = [f"{name} {_rate_text(c)}" for name, c in pairs[:3]]
+        parts = [f"{literal(name, NAME_LENGTH)} {_rate_text(c)}" for name, c in pairs[:3]]
         if len(pairs) > 3:
             parts.append(f"{len(pairs) - 3} more")
         winner = match["rate_verdict"]
         winner = next((n for b, n in zip(match["brands"], match["names"], strict=True)
                        if b == winner), winner)
-        verdict = winner if winner == "too close to call" else f"winner {winner}"
+        verdict = (winner if winner == "too close to call"
+                   else f"winner {literal(winner, NAME_LENGTH)}")
         line(f"{' vs '.join(parts)}: {verdict}", 12)
 
     if effect:

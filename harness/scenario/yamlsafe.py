@@ -63,11 +63,17 @@ class Located:
 
 
 def format_path(path: Path_) -> str:
-    """``('brands', 3, 'timezone')`` -> ``brands[3].timezone``."""
+    """``('brands', 3, 'timezone')`` -> ``brands[3].timezone``.
+
+    A key that is empty or holds characters that do not print as themselves (line breaks,
+    control or bidirectional formatting characters) is written as a quoted index,
+    ``accounts['\\n']``, so a problem stays on one line and shows what the key really is."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif not part or not part.isprintable():
+            text += f"[{part!r}]"
         else:
             text += f".{part}" if text else str(part)
     return text

@@ -31,11 +31,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.http import FakeServer, Request, Response
-from tests.fakes.platform import RESET_AFTER_S, Failure, Operation
+from tests.fakes.http import FakeServer, Request, Response, http_mix
+from tests.fakes.platform import RESET_AFTER_S, Failure, Hit, Operation, Traffic
 from tests.fakes.race import Kit
 from tests.fakes.world import Account, Post, World
 
@@ -125,12 +125,31 @@ class FakeBluesky:
 
     def fail(self, operation: Operation, failure: Failure, count: int = 1) -> None:
         route, method = _ROUTES[operation]
-        reset = str(int(self.world.clock.now().timestamp()) + RESET_AFTER_S)
-        headers = {"ratelimit-limit": "5000",
-                   "ratelimit-remaining": "0",
-                   "ratelimit-reset": reset,
-                   "ratelimit-policy": "5000;w=3600"}
-        self.server.fail_as(route, method, failure, count, headers)
+        reset = datetime.fromtimestamp(int(self.world.clock.now().timestamp()), UTC) + timedelta(
+            seconds=RESET_AFTER_S)
+        self.server.fail_as(route, method, failure, count, self.reset_headers(reset), reset)
+
+    @staticmethod
+    def reset_headers(reset: datetime) -> dict[str, str]:
+        """A 429's headers saying to come back at ``reset`` (epoch seconds, as Bluesky's PDS
+        sends)."""
+        return {"ratelimit-limit": "5000",
+                "ratelimit-remaining": "0",
+                "ratelimit-reset": str(int(reset.timestamp())),
+                "ratelimit-policy": "5000;w=3600"}
+
+    def inject(self, rate: float, seed: int, *, timeout_s: float | None = None) -> None:
+        self.server.inject(rate, seed, http_mix(self.reset_headers, self.world.now,
+                                                timeout_s=timeout_s))
+
+    def outage(self, start: datetime, end: datetime,
+               operation: Operation | None = None) -> None:
+        route, method = _ROUTES[operation] if operation else (None, None)
+        self.server.outage(start, end, route=route, method=method)
+
+    def traffic(self) -> Traffic:
+        return Traffic([Hit(e.at, f"{e.method} {e.path}", e.fault, e.reset_at)
+                        for e in self.server.log])
 
     def read_times(self) -> list[str]:
         return [e.at.isoformat() for e in self.server.requests("GET", r"listNotifications$")]

@@ -9,20 +9,28 @@ Reply-To of what they answer), Auto-Submitted for automated ones, and INTERNALDA
 post's time, to the second. Both servers read the World's clock, so a virtual one works.
 
 Faults are forced per session (one SMTP session sends one message; one IMAP session reads one
-mailbox): see :meth:`FakeMail.fail`.
+mailbox): see :meth:`FakeMail.fail` and :meth:`FakeMail.force`; injected at random in a rate of
+the sessions (:meth:`FakeMail.inject`: :data:`SMTP_RANDOM`, :data:`SMTP_ACCEPTED`,
+:data:`IMAP_RANDOM`, each striking where :data:`SMTP_PLAN` / :data:`IMAP_PLAN` say); or forced on
+every session in a stretch of world time (:meth:`FakeMail.outage`). Every session is logged with
+the world time it began and the fault it met (:meth:`FakeMail.traffic`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import random
 import re
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -32,7 +40,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.fakes.platform import RESET_AFTER_S, Failure, Operation
+from tests.fakes.http import Injector, RandomFault
+from tests.fakes.platform import RESET_AFTER_S, Failure, Hit, Operation, Traffic
 from tests.fakes.race import BRANDS, Kit
 from tests.fakes.world import Account, Post, World
 
@@ -58,6 +67,94 @@ IMAP_FAULTS: dict[str, str] = {
     "rate_limited_no_reset": "NO [LIMIT] Too many connections, try again later",
     "server_error": "NO [UNAVAILABLE] Temporary server failure, try again later",
 }
+
+
+@dataclass(frozen=True)
+class MailFault:
+    """The fault a mail session meets: a :data:`Failure` forced by :meth:`FakeMail.fail`, or
+    a kind of :data:`SMTP_PLAN` / :data:`IMAP_PLAN` forced by :meth:`FakeMail.force` or drawn
+    at random."""
+
+    name: str
+    reset_at: datetime | None = None
+    """For a rate limit that says when to come back: that time (world clock)."""
+    delay: float = 0.0
+    """For a stall: real seconds, longer than the client's timeout."""
+
+
+# Where each SMTP fault strikes (auth, mail, rcpt, data: before delivering, delivered: after
+# the message was put in the brand's mailbox) and how: a reply, "drop" (the connection closes
+# unanswered) or "stall" (no answer until the client gives up, then the connection closes).
+SMTP_PLAN: dict[str, tuple[str, str]] = {
+    "auth": ("auth", "535"),
+    "denied": ("rcpt", SMTP_FAULTS["denied"]),
+    "rate_limited": ("mail", "421 4.7.0 Too many messages, try again in {wait} seconds"),
+    "rate_limited_no_reset": ("mail", SMTP_FAULTS["rate_limited_no_reset"]),
+    "server_error": ("data", SMTP_FAULTS["server_error"]),
+    "dropped": ("mail", "drop"),
+    # random kinds
+    "421_reset": ("mail", "421 4.7.0 Too many messages, try again in {wait} seconds"),
+    "421": ("mail", SMTP_FAULTS["rate_limited_no_reset"]),
+    "452": ("mail", "452 4.3.1 Insufficient system storage, try again later"),
+    "450_rcpt": ("rcpt", "450 4.2.1 Mailbox temporarily unavailable, try again later"),
+    "451": ("data", SMTP_FAULTS["server_error"]),
+    "drop_auth": ("auth", "drop"),
+    "drop": ("mail", "drop"),
+    "drop_data": ("data", "drop"),
+    "timeout": ("mail", "stall"),
+    "accepted_drop": ("delivered", "drop"),
+    "accepted_timeout": ("delivered", "stall"),
+    "outage": ("mail", "421 4.3.2 Service not available, closing transmission channel"),
+}
+# The same for IMAP sessions (greeting, login, select, search, read: the SEARCH answer or,
+# when there is mail to fetch, the FETCH answer, cut off mid-way).
+IMAP_PLAN: dict[str, tuple[str, str]] = {
+    "auth": ("login", IMAP_FAULTS["auth"]),
+    "denied": ("select", IMAP_FAULTS["denied"]),
+    "rate_limited": ("login", "NO [LIMIT] Too many connections, try again in {wait} seconds"),
+    "rate_limited_no_reset": ("login", IMAP_FAULTS["rate_limited_no_reset"]),
+    "server_error": ("login", IMAP_FAULTS["server_error"]),
+    "dropped": ("login", "drop"),
+    # random kinds
+    "limit_reset": ("login", "NO [LIMIT] Too many connections, try again in {wait} seconds"),
+    "limit": ("login", IMAP_FAULTS["rate_limited_no_reset"]),
+    "unavailable": ("login", IMAP_FAULTS["server_error"]),
+    "bye": ("greeting", "* BYE [UNAVAILABLE] Server shutting down, try again later"),
+    "drop_login": ("login", "drop"),
+    "drop_select": ("select", "drop"),
+    "drop_read": ("read", "drop"),
+    "malformed": ("search", "garbage"),
+    "timeout": ("select", "stall"),
+    "outage": ("login", IMAP_FAULTS["server_error"]),
+}
+SMTP_RANDOM = ("421_reset", "421", "452", "450_rcpt", "451", "drop_auth", "drop", "drop_data")
+"""Random SMTP faults, none final, none after the message was accepted."""
+SMTP_ACCEPTED = ("accepted_drop", "accepted_timeout")
+"""Random SMTP faults after the server accepted the message (and delivered it): the client
+sees a dropped connection or no answer, though the brand got the mail."""
+IMAP_RANDOM = ("limit_reset", "limit", "unavailable", "bye", "drop_login", "drop_select",
+               "drop_read", "malformed")
+
+
+def mail_mix(names: tuple[str, ...], now: Callable[[], datetime], *,
+             timeout_s: float | None = None,
+             reset_minutes: tuple[int, int] = (2, 10)) -> list[RandomFault[MailFault]]:
+    """Random faults ``names`` (plus stalls when ``timeout_s`` is given); rate limits with a
+    reset time name one a few minutes after the world's ``now()``."""
+    def make(name: str, delay: float = 0.0) -> RandomFault[MailFault]:
+        def build(rng: random.Random) -> MailFault:
+            reset = None
+            if name in ("421_reset", "limit_reset"):
+                reset = now() + timedelta(minutes=rng.randint(*reset_minutes),
+                                          seconds=rng.randint(0, 59))
+            return MailFault(name, reset, delay)
+        return RandomFault(name, build, 0.5 if delay else 1.0)
+
+    mix = [make(name) for name in names]
+    if timeout_s is not None:  # a stall before anything happened; for SMTP, also after
+        stalls = ["timeout", *(["accepted_timeout"] if "accepted_drop" in names else [])]
+        mix += [make(name, 2 * timeout_s) for name in stalls]
+    return mix
 
 
 def kit(smtp_port: int = 0, imap_port: int = 0) -> Kit:
@@ -108,7 +205,15 @@ class FakeMail:
         self.lock = threading.Lock()
         self.reads: list[datetime] = []
         self.sessions: dict[Operation, int] = {"send": 0, "poll": 0}
-        self._faults: dict[Operation, list[Failure]] = {"send": [], "poll": []}
+        self.log: list[Hit] = []
+        """Every SMTP and IMAP session: world time it began, the fault it met."""
+        self.injectors: dict[Operation, Injector[MailFault]] = {"send": Injector(),
+                                                                "poll": Injector()}
+        self.outages: list[tuple[datetime, datetime, Operation | None]] = []
+        self.cut_fetches = 0
+        """The next this many FETCH answers leave out their last message (yet say OK)."""
+        self._faults: dict[Operation, list[tuple[str, float]]] = {"send": [], "poll": []}
+        """Forced faults for the next sessions: name, and for a stall its length."""
         self._message_ids: dict[str, str] = {}  # World post id -> Message-ID
         self._posts: dict[str, Post] = {}  # Message-ID -> World post
         self._raw: dict[str, bytes] = {}  # World post id -> the message as delivered
@@ -131,7 +236,46 @@ class FakeMail:
         ``server_error`` NO [UNAVAILABLE] on LOGIN, ``dropped`` the connection closed on
         LOGIN."""
         with self.lock:
-            self._faults[operation].extend([failure] * count)
+            self._faults[operation].extend([(failure, 0.0)] * count)
+
+    def force(self, operation: Operation, name: str, count: int = 1, *,
+              stall_s: float = 0.0) -> None:
+        """Make the next ``count`` sessions of ``operation`` meet the fault ``name`` (a key of
+        :data:`SMTP_PLAN` for ``send``, :data:`IMAP_PLAN` for ``poll``), e.g.
+        ``accepted_drop``; a stall (``timeout``, ``accepted_timeout``) lasts ``stall_s``."""
+        plan = SMTP_PLAN if operation == "send" else IMAP_PLAN
+        if name not in plan:
+            raise ValueError(f"no {operation} fault {name!r}: one of {', '.join(plan)}")
+        with self.lock:
+            self._faults[operation].extend([(name, stall_s)] * count)
+
+    def inject(self, rate: float, seed: int, *, timeout_s: float | None = None,
+               accepted: bool = True, smtp_rate: float | None = None) -> None:
+        """Fail ``rate`` of the IMAP sessions and of the SMTP sessions (``smtp_rate`` of
+        those, if given: a race has few), each exactly (at 20%, one in five), with faults
+        from :data:`IMAP_RANDOM` / :data:`SMTP_RANDOM`, seeded; with ``accepted``, also
+        :data:`SMTP_ACCEPTED` (the message delivered, the client never told). ``timeout_s``:
+        the adapter's timeout as the test set it (settings ``timeout``): stalls twice as long
+        join the mix."""
+        smtp = SMTP_RANDOM + (SMTP_ACCEPTED if accepted else ())
+        with self.lock:
+            self.injectors["send"].configure(
+                rate if smtp_rate is None else smtp_rate, seed,
+                mail_mix(smtp, self.world.now, timeout_s=timeout_s))
+            self.injectors["poll"].configure(rate, seed + 1, mail_mix(
+                IMAP_RANDOM, self.world.now, timeout_s=timeout_s))
+
+    def outage(self, start: datetime, end: datetime,
+               operation: Operation | None = None) -> None:
+        """Every session (SMTP for ``send``, IMAP for ``poll``, both if None) that begins
+        between ``start`` and ``end`` (world time) fails: SMTP 421 4.3.2 service not available,
+        IMAP NO [UNAVAILABLE]."""
+        with self.lock:
+            self.outages.append((start, end, operation))
+
+    def traffic(self) -> Traffic:
+        with self.lock:
+            return Traffic(list(self.log))
 
     def read_times(self) -> list[str]:
         """World time of each mailbox opened (SELECT or EXAMINE), oldest first."""
@@ -220,10 +364,32 @@ class FakeMail:
 
     # -- SMTP -------------------------------------------------------------------------------
 
-    def take_fault(self, operation: Operation) -> Failure | None:
+    def take_fault(self, operation: Operation) -> MailFault | None:
+        """The fault a new session of ``operation`` meets (forced, outage, random), logged."""
         with self.lock:
             self.sessions[operation] += 1
-            return self._faults[operation].pop(0) if self._faults[operation] else None
+            now = self.world.now()
+            fault: MailFault | None = None
+            if self._faults[operation]:
+                name, stall = self._faults[operation].pop(0)
+                reset = now + timedelta(seconds=RESET_AFTER_S) if name == "rate_limited" \
+                    else None
+                fault = MailFault(name, reset, stall)
+            elif any(start <= now < end and which in (None, operation)
+                     for start, end, which in self.outages):
+                fault = MailFault("outage")
+            else:
+                chosen = self.injectors[operation].draw()
+                if chosen is not None:
+                    fault = chosen.make(self.injectors[operation].random)
+            self.log.append(Hit(now, "smtp" if operation == "send" else "imap",
+                                fault.name if fault else "", fault.reset_at if fault else None))
+            return fault
+
+    def said(self, plan: str, fault: MailFault) -> str:
+        """A fault's reply, with its wait filled in."""
+        wait = int((fault.reset_at - self.world.now()).total_seconds()) if fault.reset_at else 0
+        return plan.format(wait=wait)
 
     def deliver(self, envelope: Envelope) -> str:
         """Put an accepted message into the World; returns the queue id."""
@@ -258,15 +424,37 @@ class _SmtpHandler:
     def __init__(self, fake: FakeMail) -> None:
         self.fake = fake
 
-    def _fault(self, session: Session) -> Failure | None:
+    def _fault(self, session: Session, stage: str) -> tuple[MailFault, str] | None:
+        """The session's fault and what it does, if it strikes at ``stage``."""
         if not hasattr(session, "fake_fault"):
             session.fake_fault = self.fake.take_fault("send")  # type: ignore[attr-defined]
-        fault: Failure | None = session.fake_fault  # type: ignore[attr-defined]
-        return fault
+        fault: MailFault | None = session.fake_fault  # type: ignore[attr-defined]
+        if fault is None or SMTP_PLAN[fault.name][0] != stage:
+            return None
+        return fault, self.fake.said(SMTP_PLAN[fault.name][1], fault)
+
+    @staticmethod
+    def _drop(server: SMTP) -> str:
+        assert server.transport is not None
+        server.transport.close()
+        return "421 4.4.2 connection dropped"  # never reaches the client
+
+    async def _strike(self, server: SMTP, fault: MailFault, action: str) -> str | None:
+        """Drop, stall or answer as the fault says (None: go on as if nothing happened)."""
+        if action == "drop":
+            return self._drop(server)
+        if action == "stall":
+            await asyncio.sleep(fault.delay)  # the client gives up first
+            return self._drop(server)
+        return action
 
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
                      auth_data: Any) -> AuthResult:
-        if self._fault(session) == "auth" or not isinstance(auth_data, LoginPassword):
+        struck = self._fault(session, "auth")
+        if struck is not None and struck[1] == "drop":
+            self._drop(server)
+            return AuthResult(success=False, handled=False)
+        if struck is not None or not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         login = auth_data.login.decode("utf-8", "replace")
         account = self.fake.world.by_handle(login)
@@ -278,13 +466,11 @@ class _SmtpHandler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        fault = self._fault(session)
-        if fault == "dropped":
-            assert server.transport is not None
-            server.transport.close()
-            return "421 4.4.2 connection dropped"  # never reaches the client
-        if fault in ("rate_limited", "rate_limited_no_reset"):
-            return SMTP_FAULTS[fault]
+        struck = self._fault(session, "mail")
+        if struck is not None:
+            said = await self._strike(server, *struck)
+            if said is not None:
+                return said
         user = getattr(session, "fake_user", None)
         if not session.authenticated or user is None:
             return "530 5.7.0 Authentication required"
@@ -296,8 +482,11 @@ class _SmtpHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        if self._fault(session) == "denied":
-            return SMTP_FAULTS["denied"]
+        struck = self._fault(session, "rcpt")
+        if struck is not None:
+            said = await self._strike(server, *struck)
+            if said is not None:
+                return said
         if self.fake.world.by_handle(_base_address(address)) is None:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
@@ -305,9 +494,17 @@ class _SmtpHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self._fault(session) == "server_error":
-            return SMTP_FAULTS["server_error"]
+        struck = self._fault(session, "data")
+        if struck is not None:
+            said = await self._strike(server, *struck)
+            if said is not None:
+                return said
         queued = self.fake.deliver(envelope)
+        struck = self._fault(session, "delivered")
+        if struck is not None:  # delivered, but the client will not hear so
+            said = await self._strike(server, *struck)
+            if said is not None:
+                return said
         return f"250 2.0.0 OK queued as {queued}"
 
 
@@ -326,6 +523,10 @@ class _Controller(Controller):
 
 class _Bad(Exception):
     """A command the fake cannot parse: answered BAD."""
+
+
+class _Drop(Exception):
+    """A fault: close the connection now, without an answer."""
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -396,6 +597,11 @@ class _ImapHandler(socketserver.StreamRequestHandler):
         self.messages: list[Post] | None = None
         self.readonly = True
         self.out: list[bytes] = []
+        self.uid_floor = 0  # the lowest UID the last UID SEARCH asked for
+        greeting = self._struck("greeting")
+        if greeting is not None:
+            self.request.sendall(greeting.encode() + b"\r\n")
+            return
         self.request.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake IMAP ready\r\n")
         while True:
             try:
@@ -417,6 +623,8 @@ class _ImapHandler(socketserver.StreamRequestHandler):
             except (ValueError, IndexError) as exc:
                 self._send(f"{tag} BAD {type(exc).__name__}: {exc}")
                 keep_going = True
+            except _Drop:
+                return  # the connection closes unanswered
             if not keep_going:
                 return
 
@@ -498,11 +706,23 @@ class _ImapHandler(socketserver.StreamRequestHandler):
             self._send(f"{tag} BAD unknown command {name}")
         return True
 
+    def _struck(self, stage: str) -> str | None:
+        """What the session's fault does if it strikes at ``stage``: a reply, ``drop``,
+        ``garbage``; a stall happens here and reads as ``drop``."""
+        if self.fault is None or IMAP_PLAN[self.fault.name][0] != stage:
+            return None
+        action = self.fake.said(IMAP_PLAN[self.fault.name][1], self.fault)
+        if action == "stall":
+            time.sleep(self.fault.delay)  # the client gives up first
+            return "drop"
+        return action
+
     def _login(self, tag: str, args: str) -> bool:
-        if self.fault == "dropped":
+        struck = self._struck("login")
+        if struck == "drop":
             return False  # closed without an answer
-        if self.fault in IMAP_FAULTS and self.fault != "denied":
-            self._send(f"{tag} {IMAP_FAULTS[self.fault]}")
+        if struck is not None:
+            self._send(f"{tag} {struck}")
             return True
         values = self._strings(args)
         if len(values) != 2:
@@ -521,8 +741,11 @@ class _ImapHandler(socketserver.StreamRequestHandler):
             return
         with self.fake.lock:
             self.fake.reads.append(self.fake.world.now())
-        if self.fault == "denied":
-            self._send(f"{tag} {IMAP_FAULTS['denied']}")
+        struck = self._struck("select")
+        if struck == "drop":
+            raise _Drop
+        if struck is not None:
+            self._send(f"{tag} {struck}")
             return
         mailbox = (self._strings(args) or [""])[0]
         if mailbox.upper() != "INBOX":
@@ -573,8 +796,19 @@ class _ImapHandler(socketserver.StreamRequestHandler):
             else:
                 raise _Bad(f"search key {key} not supported")
         # sequence number i + 1 has UID i + 1 in these mailboxes: nothing is ever expunged
-        found = " ".join(str(n) for n in sorted(chosen) if 1 <= n <= highest)
+        numbers = sorted(n for n in chosen if 1 <= n <= highest)
+        found = " ".join(str(n) for n in numbers)
         self._untagged(f"* SEARCH {found}".rstrip().encode())
+        uid_range = next((t for t in tokens if re.fullmatch(r"\d+:\*", t)), None)
+        floor = int(uid_range.split(":")[0]) if uid_range else 1
+        struck = self._struck("search") or (self._struck("read") if not any(
+            n >= floor for n in numbers) else None)  # nothing new to fetch: cut this answer
+        if struck == "garbage":
+            self._send("%% this is not IMAP (")
+            return
+        if struck == "drop":
+            self.request.sendall(b"".join(self.out))
+            raise _Drop
         self._send(f"{tag} OK {name} completed")
 
     def _fetch(self, tag: str, name: str, args: str, *, by_uid: bool) -> None:
@@ -590,11 +824,19 @@ class _ImapHandler(socketserver.StreamRequestHandler):
         if by_uid and "UID" not in items:
             items.insert(0, "UID")
         highest = len(self.messages)
-        for number in sorted(_numbers(spec, highest)):
-            if not 1 <= number <= highest:
-                continue
+        numbers = [n for n in sorted(_numbers(spec, highest)) if 1 <= n <= highest]
+        with self.fake.lock:
+            cut = bool(numbers) and self.fake.cut_fetches > 0
+            self.fake.cut_fetches -= cut
+        if cut:  # a server that answers OK without one of the messages asked for
+            numbers = numbers[:-1]
+        for number in numbers:
             post = self.messages[number - 1]
             self._untagged_fetch(number, post, items)
+        if numbers and self._struck("read") == "drop":  # cut off in the middle of a message
+            answer = b"".join(self.out)
+            self.request.sendall(answer[: len(answer) - 40])
+            raise _Drop
         self._send(f"{tag} OK {name} completed")
 
     def _untagged_fetch(self, number: int, post: Post, items: list[str]) -> None:

@@ -1,9 +1,22 @@
 """A small HTTP server on loopback for fake platforms: routes, a request log, and faults.
 
 Each fake platform registers its real routes (``GET /2/users/{id}/mentions`` and so on) and
-answers with the platform's real JSON. Every request is logged with the fake clock's time.
-Faults can be forced on the next requests matching a route (429 with or without reset
-headers, 401, 403, 5xx, a dropped connection, malformed JSON) or injected at random at a rate.
+answers with the platform's real JSON. Every request is logged with the fake clock's time (when
+it arrived) and the fault it met, if any.
+
+Faults can be
+
+- forced on the next requests matching a route (:meth:`FakeServer.fail_next`: 429 with or
+  without reset headers, 401, 403, 5xx, a dropped connection, malformed JSON);
+- injected at random, at a rate, from a weighted mix (:meth:`FakeServer.inject`; each fake
+  platform wires its own mix with :func:`http_mix`): seeded, so a run meets the same faults
+  every time it makes the same requests;
+- or forced on every request in a stretch of world time (:meth:`FakeServer.outage`).
+
+A fault may strike *before* the request is handled (the platform did nothing) or *after* it
+(``Fault.after``: the platform did it, a post was created, but the client hears an error, a
+dropped connection, a broken body, or nothing until it gives up): the case that tells whether
+a retry posts twice.
 """
 
 from __future__ import annotations
@@ -12,14 +25,20 @@ import json
 import random
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from harness.clock import Clock
+
+F = TypeVar("F")
+"""A fault as a fake applies it (an HTTP :class:`Fault`, a mail session's fault)."""
 
 
 @dataclass
@@ -70,8 +89,28 @@ class Fault:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     count: int = 1
-    kind: str = "status"  # status | drop | malformed
+    kind: str = "status"  # status | drop | malformed | truncated | timeout
     method: str | None = None
+    after: bool = False
+    """Handle the request first (the platform acts on it), then fail the answer."""
+    delay: float = 0.0
+    """``timeout``: real seconds to stall before closing the connection unanswered (longer
+    than the client's timeout, so the client gives up first)."""
+    name: str = ""
+    """What the mix calls it (for counting), e.g. ``drop_after``."""
+    reset_at: datetime | None = None
+    """For a 429 that says when to come back: that time (what its headers say)."""
+    reset_after: timedelta | None = None
+    """For a forced 429: say to come back this long after the request came (world time),
+    in the headers ``reset_headers`` makes for that time."""
+    reset_headers: Callable[[datetime], dict[str, str]] | None = None
+
+    def at(self, moment: datetime) -> Fault:
+        """The fault as it strikes a request that came at ``moment``."""
+        if self.reset_after is None or self.reset_headers is None:
+            return self
+        reset = moment.replace(microsecond=0) + self.reset_after
+        return replace(self, headers=self.reset_headers(reset), reset_at=reset)
 
 
 @dataclass(frozen=True)
@@ -81,6 +120,119 @@ class LogEntry:
     path: str
     query: dict[str, list[str]]
     status: int
+    fault: str = ""
+    """The fault the request met ("" for none)."""
+    reset_at: datetime | None = None
+    """For a 429 with a reset time: the time it named."""
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Every request (matching ``route`` and ``method``, if given) that arrives between
+    ``start`` and ``end`` (world time) fails as ``make`` says."""
+
+    start: datetime
+    end: datetime
+    make: Callable[[], Fault]
+    route: str | None = None
+    method: str | None = None
+
+    def covers(self, at: datetime, method: str, path: str) -> bool:
+        return (self.start <= at < self.end and self.method in (None, method)
+                and (self.route is None or re.search(self.route, path) is not None))
+
+
+@dataclass(frozen=True)
+class RandomFault(Generic[F]):
+    """One kind of fault in a random mix: its name, how often relative to the others, and
+    how to make it (from the injector's seeded random source)."""
+
+    name: str
+    make: Callable[[random.Random], F]
+    weight: float = 1.0
+
+
+class Injector(Generic[F]):
+    """Decides, request by request (or session by session), whether a random fault strikes
+    and which. Draws come in small shuffled bags (seeded) holding exactly ``rate`` of faults:
+    at 20%, one fault in every five draws, at a random place among them; so a rate of 20%
+    means 20% of requests, however few there are, not about 20%. Shared by the HTTP fakes
+    and the mail fakes."""
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self.mix: list[RandomFault[F]] = []
+        self.random = random.Random(0)
+        self.draws = 0
+        self.counts: Counter[str] = Counter()
+        self._bag: list[bool] = []
+        self._share = Fraction(0)
+
+    def configure(self, rate: float, seed: int, mix: Sequence[RandomFault[F]]) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"a fault rate is between 0 and 1, not {rate}")
+        self.rate, self.mix = rate, list(mix)
+        self.random = random.Random(seed)
+        self._bag = []
+        self._share = Fraction(rate).limit_denominator(100)
+
+    def draw(self) -> RandomFault[F] | None:
+        """The fault this request or session meets, if any (counted)."""
+        if not self.mix or self.rate <= 0:
+            return None
+        self.draws += 1
+        if not self._bag:
+            failing, size = self._share.numerator, self._share.denominator
+            self._bag = [True] * failing + [False] * (size - failing)
+            self.random.shuffle(self._bag)
+        if not self._bag.pop():
+            return None
+        chosen = self.random.choices(self.mix, weights=[f.weight for f in self.mix])[0]
+        self.counts[chosen.name] += 1
+        return chosen
+
+
+def http_mix(reset_headers: Callable[[datetime], dict[str, str]], now: Callable[[], datetime],
+             *, timeout_s: float | None = None, reset_minutes: tuple[int, int] = (2, 10)
+             ) -> list[RandomFault[Fault]]:
+    """The random faults of an HTTP platform, none of them final (no 401 or 403: those fail
+    a message for good by design, and a probe would fail legitimately):
+
+    - ``429_reset`` (with headers saying to come back a few minutes after the world's now,
+      ``reset_headers(reset time)``), ``429`` (without);
+    - ``500``, ``502``, ``503`` before the request is handled, and ``503_after`` after it (the
+      post was made, the platform answered an error anyway);
+    - ``drop`` (connection closed unanswered) before and ``drop_after`` after handling;
+    - ``malformed`` (200 with a broken JSON body) before and ``malformed_after`` after
+      handling; ``truncated_after`` (the real answer cut off mid-body);
+    - ``timeout`` before and ``timeout_after`` after handling: the fake stalls ``2 x
+      timeout_s`` seconds, then closes the connection unanswered. Only when ``timeout_s`` (the
+      client's timeout, as the test set it) is given: stalls cost real time.
+    """
+    def status(code: int, *, after: bool = False, name: str = "") -> RandomFault[Fault]:
+        label = name or str(code)
+        return RandomFault(label, lambda _r: Fault("", code, after=after, name=label))
+
+    def limited(rng: random.Random) -> Fault:
+        reset = now().replace(microsecond=0) + timedelta(
+            minutes=rng.randint(*reset_minutes), seconds=rng.randint(0, 59))
+        return Fault("", 429, reset_headers(reset), name="429_reset", reset_at=reset)
+
+    def kind(label: str, what: str, *, after: bool = False, delay: float = 0.0,
+             weight: float = 1.0) -> RandomFault[Fault]:
+        return RandomFault(label, lambda _r: Fault("", 200 if what == "malformed" else 0,
+                                                   kind=what, after=after, delay=delay,
+                                                   name=label), weight)
+
+    mix = [RandomFault("429_reset", limited), status(429), status(500), status(502),
+           status(503), status(503, after=True, name="503_after"),
+           kind("drop", "drop"), kind("drop_after", "drop", after=True),
+           kind("malformed", "malformed"), kind("malformed_after", "malformed", after=True),
+           kind("truncated_after", "truncated", after=True)]
+    if timeout_s is not None:
+        mix += [kind("timeout", "timeout", delay=2 * timeout_s, weight=0.5),
+                kind("timeout_after", "timeout", after=True, delay=2 * timeout_s, weight=0.5)]
+    return mix
 
 
 Handler = Callable[[Request], Response]
@@ -94,10 +246,11 @@ class FakeServer:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.log: list[LogEntry] = []
         self.faults: list[Fault] = []
-        self.fault_rate = fault_rate
-        self.random_faults: list[Callable[[], Fault]] = []
+        self.outages: list[Outage] = []
+        self.injector: Injector[Fault] = Injector()
+        self.injector.configure(fault_rate, seed, [])
         self.injected = 0
-        self._random = random.Random(seed)
+        """Faults of every sort met so far: forced, outages and random."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -115,13 +268,21 @@ class FakeServer:
         self.routes.append((method, regex, handler))
 
     def fail_next(self, route: str, status: int, *, headers: dict[str, str] | None = None,
-                  count: int = 1, kind: str = "status", method: str | None = None) -> None:
-        """Answer the next ``count`` requests whose path matches the regex ``route`` so."""
+                  count: int = 1, kind: str = "status", method: str | None = None,
+                  after: bool = False, reset_at: datetime | None = None,
+                  delay: float = 0.0, name: str = "", reset_after: timedelta | None = None,
+                  reset_headers: Callable[[datetime], dict[str, str]] | None = None) -> None:
+        """Answer the next ``count`` requests whose path matches the regex ``route`` so
+        (``after``: handle them first; ``delay``: how long a ``timeout`` stalls;
+        ``reset_after`` with ``reset_headers``: a 429 saying to come back that long after the
+        request came)."""
         with self._lock:
-            self.faults.append(Fault(route, status, dict(headers or {}), count, kind, method))
+            self.faults.append(Fault(route, status, dict(headers or {}), count, kind, method,
+                                     after=after, delay=delay, name=name, reset_at=reset_at,
+                                     reset_after=reset_after, reset_headers=reset_headers))
 
     def fail_as(self, route: str, method: str, failure: str, count: int,
-                reset_headers: dict[str, str]) -> None:
+                reset_headers: dict[str, str], reset_at: datetime | None = None) -> None:
         """Answer the next ``count`` ``method`` requests to ``route`` with one of the
         failures of ``tests.fakes.platform`` (rate limits carry ``reset_headers``)."""
         status, headers, kind = {
@@ -132,7 +293,24 @@ class FakeServer:
             "server_error": (503, {}, "status"),
             "dropped": (0, {}, "drop"),
         }[failure]
-        self.fail_next(route, status, headers=headers, count=count, kind=kind, method=method)
+        self.fail_next(route, status, headers=headers, count=count, kind=kind, method=method,
+                       reset_at=reset_at if failure == "rate_limited" else None)
+
+    def inject(self, rate: float, seed: int, mix: Sequence[RandomFault[Fault]]) -> None:
+        """From now on, ``rate`` of the requests (exactly: at 20%, one in every five) meet a
+        fault drawn from ``mix``, seeded by ``seed``."""
+        with self._lock:
+            self.injector.configure(rate, seed, mix)
+
+    def outage(self, start: datetime, end: datetime, *, route: str | None = None,
+               method: str | None = None, status: int = 503) -> None:
+        """Fail every request (to ``route`` by ``method``, if given) that arrives between the
+        world times ``start`` and ``end`` with ``status`` (0: the connection dropped)."""
+        def make() -> Fault:
+            return Fault("", status, kind="status" if status else "drop", name="outage")
+
+        with self._lock:
+            self.outages.append(Outage(start, end, make, route, method))
 
     def requests(self, method: str, path_pattern: str) -> list[LogEntry]:
         regex = re.compile(path_pattern)
@@ -148,34 +326,50 @@ class FakeServer:
 
     # -- serving ----------------------------------------------------------------------------
 
-    def _forced(self, method: str, path: str) -> Fault | None:
+    def _forced(self, method: str, path: str, at: datetime) -> Fault | None:
         with self._lock:
             for fault in self.faults:
                 if (re.search(fault.route, path) and fault.count > 0
                         and fault.method in (None, method)):
                     fault.count -= 1
                     self.injected += 1
-                    return fault
-            if self.random_faults and self._random.random() < self.fault_rate:
+                    return fault.at(at)
+            for outage in self.outages:
+                if outage.covers(at, method, path):
+                    self.injected += 1
+                    return outage.make()
+            chosen = self.injector.draw()
+            if chosen is not None:
                 self.injected += 1
-                return self._random.choice(self.random_faults)()
+                return chosen.make(self.injector.random)
         return None
 
-    def _dispatch(self, request: Request) -> tuple[Response | None, Fault | None]:
-        fault = self._forced(request.method, request.path)
-        if fault is not None:
-            if fault.kind == "status":
-                return Response(fault.status, {"error": f"fault {fault.status}"},
-                                fault.headers), fault
-            if fault.kind == "malformed":
-                return Response(200, b'{"data": [', {"content-type": "application/json"}), fault
-            return None, fault  # drop
+    def _dispatch(self, request: Request, at: datetime) -> tuple[Response | None, Fault | None]:
+        fault = self._forced(request.method, request.path, at)
+        if fault is not None and not fault.after:
+            return self._failed(fault, None), fault
+        response = Response(404, {"error": f"no route {request.method} {request.path}"})
         for method, regex, handler in self.routes:
             match = regex.match(request.path)
             if match and method == request.method:
                 request.params = match.groupdict()
-                return handler(request), None
-        return Response(404, {"error": f"no route {request.method} {request.path}"}), None
+                response = handler(request)
+                break
+        if fault is not None:
+            return self._failed(fault, response), fault
+        return response, None
+
+    @staticmethod
+    def _failed(fault: Fault, handled: Response | None) -> Response | None:
+        """What a client gets for a request that met ``fault`` (None: nothing, the
+        connection closes); ``handled`` is the real answer, if the request was handled."""
+        if fault.kind == "status":
+            return Response(fault.status, {"error": f"fault {fault.status}"}, fault.headers)
+        if fault.kind == "malformed":
+            return Response(200, b'{"data": [', {"content-type": "application/json"})
+        if fault.kind == "truncated" and handled is not None:
+            return handled  # sent cut short by the handler
+        return None  # drop, timeout
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -193,12 +387,21 @@ class FakeServer:
                 body = self.rfile.read(length) if length else b""
                 request = Request(self.command, parts.path, parse_qs(parts.query),
                                   {k.lower(): v for k, v in self.headers.items()}, body)
+                at = server.clock.now()  # when it arrived (a stalled answer ends later)
+                fault: Fault | None = None
                 try:
-                    response, _ = server._dispatch(request)
+                    response, fault = server._dispatch(request, at)
                 except Exception as exc:  # a bug in a fake: answer 500 and say what
                     response = Response(500, {"error": f"fake crashed: {exc!r}"})
-                server.log.append(LogEntry(server.clock.now(), request.method, request.path,
-                                           request.query, response.status if response else 0))
+                label = ""
+                if fault is not None:
+                    label = fault.name or (f"status {fault.status}" if fault.kind == "status"
+                                           else fault.kind)
+                server.log.append(LogEntry(at, request.method, request.path, request.query,
+                                           response.status if response else 0, label,
+                                           fault.reset_at if fault else None))
+                if fault is not None and fault.kind == "timeout":
+                    time.sleep(fault.delay)  # the client gives up first
                 if response is None:
                     self.close_connection = True
                     self.connection.close()
@@ -212,6 +415,12 @@ class FakeServer:
                     self.send_header(key, value)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
+                if fault is not None and fault.kind == "truncated":
+                    self.wfile.write(payload[: len(payload) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 self.wfile.write(payload)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
