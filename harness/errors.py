@@ -13,6 +13,7 @@ with its ``exit_code`` instead of showing a traceback::
         ├── AccessDenied            the platform refused this action (HTTP 403 and the like)
         ├── AuthenticationFailed    credentials were rejected (HTTP 401)
         ├── TransientError          try again later (5xx, timeouts, dropped connections)
+        ├── OutcomeUnknown          the platform may or may not have taken the post
         ├── AwaitingPerson          a person has yet to post it (assisted and manual channels)
         └── Declined                the operator declined a post (confirm mode)
 """
@@ -99,3 +100,15 @@ class AwaitingPerson(ChannelError):
 
 class Declined(ChannelError):
     """The operator declined to post the message: final, never retried."""
+
+
+class OutcomeUnknown(ChannelError):
+    """The request may have reached the platform and the answer was lost (e.g. an SMTP
+    server's reply after DATA). Never retried: the send is uncertain until a reply to it, or
+    the operator, settles it. ``platform_id``/``created_at``: what the post is if it went."""
+
+    def __init__(self, message: str, platform_id: str | None = None,
+                 created_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.platform_id = platform_id
+        self.created_at = created_at

@@ -15,7 +15,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -24,6 +24,7 @@ from harness.channels.settings import Settings, masked, missing_env
 from harness.clock import Clock
 from harness.scenario.model import Brand, Channel, Persona
 
+DEFAULT_TIMEOUT = timedelta(seconds=30)
 SendMode = Literal["auto", "confirm", "assisted"]
 ReplyKind = Literal["public_reply", "direct_message", "email", "other"]
 REPLY_KINDS: tuple[ReplyKind, ...] = ("public_reply", "direct_message", "email", "other")
@@ -118,6 +119,12 @@ class ChannelAdapter(ABC):
         self.accounts: dict[str, str] = {p.id: p.accounts.get(config.id, "")
                                          for p in context.personas}
         """Each persona's account on this channel ("" if it has none)."""
+
+    @property
+    def timeout_s(self) -> float:
+        """Seconds any one request to the platform may take (setting ``timeout``, default
+        30 s): a hung connection must not stall the run."""
+        return self.settings.duration("timeout", DEFAULT_TIMEOUT).total_seconds()
 
     def channel_personas(self) -> list[str]:
         """Ids of the personas who post on this channel: allowed on it, with an account."""

@@ -243,7 +243,7 @@ class BlueskyChannel(ChannelAdapter):
         """The persona's client (made without touching the network)."""
         login = self._logins.get(persona)
         if login is None:
-            client = Client(base_url=self.service, request=Request(timeout=http.TIMEOUT_S))
+            client = Client(base_url=self.service, request=Request(timeout=self.timeout_s))
             login = _Login(persona, self._handle(persona), client)
 
             def changed(event: Any, session: Any, login: _Login = login) -> None:
@@ -381,6 +381,8 @@ class BlueskyChannel(ChannelAdapter):
 
         try:
             return self._call(persona, read, "read back the post")
+        except RateLimited:
+            raise  # the runner must hear the reset time; the retry finds the post (find_post)
         except ChannelError:
             return None
 

@@ -84,14 +84,16 @@ from harness.errors import (
     AuthenticationFailed,
     ChannelError,
     NotConfigured,
+    OutcomeUnknown,
     RateLimited,
     TransientError,
 )
 from harness.scenario.model import Channel
 
-TIMEOUT = timedelta(seconds=30)
 SUBJECT_MAX = 60
 FETCH_CHUNK = 200
+MAX_FETCH_TRIES = 5
+"""Polls that may fail to hand over a listed message before it is given up on."""
 """UIDs per FETCH command (keeps command lines short on a first read of a full mailbox)."""
 
 _RATE = re.compile(r"too many (?!recipients)|rate[- ]?limit|throttl|limit exceeded|"
@@ -187,9 +189,6 @@ class EmailChannel(ChannelAdapter):
         return _Server(str(table["host"]), port, use_ssl, starttls,
                        str(table.get("mailbox", "INBOX")))
 
-    def _timeout(self) -> float:
-        return self.settings.duration("timeout", TIMEOUT).total_seconds()
-
     def _address(self, persona: str, account: str = "") -> str:
         address = (account or self.accounts.get(persona, "")).strip()
         if "@" not in address:
@@ -239,7 +238,7 @@ class EmailChannel(ChannelAdapter):
             raise NotConfigured(f"channel {self.config.id!r}: brand {message.brand_id!r} needs "
                                 "an email address as its handle on this channel")
         server = self._server("smtp")
-        timeout = self._timeout()
+        timeout = self.timeout_s
         try:
             created = _whole_seconds(self.context.clock.now())
             mail = self._compose(message, address, message.brand_handles[0].strip(), created)
@@ -257,7 +256,32 @@ class EmailChannel(ChannelAdapter):
                 if server.starttls:
                     smtp.starttls(context=ssl.create_default_context())
             smtp.login(username, password)
-            smtp.send_message(mail, from_addr=address, to_addrs=[message.brand_handles[0]])
+            recipient = message.brand_handles[0]
+            code, answer = smtp.mail(address)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, answer, address)
+            code, answer = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, answer)})
+            code, answer = smtp.docmd("DATA")  # a drop here: nothing was delivered
+            if code != 354:
+                raise smtplib.SMTPDataError(code, answer)
+            content = mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
+            content = re.sub(rb"(?m)^\.", b"..", content)  # dot-stuffing (RFC 5321 4.5.2)
+            if not content.endswith(b"\r\n"):
+                content += b"\r\n"
+            try:
+                smtp.send(content + b".\r\n")
+                code, answer = smtp.getreply()
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                # The message may have been taken before the answer was lost: sending it
+                # again could deliver it twice. A reply to it, or the operator, settles it.
+                raise OutcomeUnknown(
+                    f"email: the connection ended after the message was sent "
+                    f"({type(exc).__name__}); the server may have taken it",
+                    str(mail["Message-ID"]), created) from None
+            if code != 250:
+                raise smtplib.SMTPDataError(code, answer)
         except (smtplib.SMTPException, OSError, ValueError) as exc:
             raise _smtp_error(exc, server, self.context.clock.now(), password) from None
         finally:
@@ -307,10 +331,10 @@ class EmailChannel(ChannelAdapter):
             state = {}
         if not isinstance(state, dict) or not isinstance(state.get("mailboxes", {}), dict):
             state = {}
-        mailboxes: dict[str, dict[str, int]] = {
+        mailboxes: dict[str, dict[str, Any]] = {
             str(k): v for k, v in state.get("mailboxes", {}).items() if isinstance(v, dict)}
         server = self._server("imap")
-        timeout = self._timeout()
+        timeout = self.timeout_s
         run = self._run_state(create=False)
         since = run[1] if run else _whole_seconds(self.context.clock.now())
         replies: list[IncomingReply] = []
@@ -324,8 +348,8 @@ class EmailChannel(ChannelAdapter):
         return PollResult(replies, json.dumps({"mailboxes": mailboxes}, sort_keys=True))
 
     def _read(self, server: _Server, timeout: float, persona: str, address: str,
-              username: str, password: str, seen: dict[str, int] | None,
-              since: datetime) -> tuple[list[IncomingReply], dict[str, int]]:
+              username: str, password: str, seen: dict[str, Any] | None,
+              since: datetime) -> tuple[list[IncomingReply], dict[str, Any]]:
         """One IMAP session: what arrived in ``persona``'s mailbox since ``seen``."""
         stage = "connect"
         try:
@@ -361,16 +385,29 @@ class EmailChannel(ChannelAdapter):
                     fetched.extend(_fetched(data))
         except (imaplib.IMAP4.error, OSError, EOFError, ValueError) as exc:
             raise _imap_error(exc, stage, server, self.context.clock.now(), password) from None
-        newest = max([last, *uids, (uidnext - 1) if uidnext else 0])
+        # A message the server listed but did not hand over whole is read again next time
+        # (the cursor stops before it), up to MAX_FETCH_TRIES polls, then given up on.
+        tries = {int(k): int(v) for k, v in (seen or {}).get("missing", {}).items()}
+        whole = {uid for uid, received, raw in fetched if received is not None and raw}
+        stuck = [u for u in uids if u not in whole and tries.get(u, 0) + 1 < MAX_FETCH_TRIES]
+        if stuck:
+            newest = min(stuck) - 1
+            missing = {str(u): tries.get(u, 0) + 1 for u in stuck}
+        else:
+            newest = max([last, *uids, (uidnext - 1) if uidnext else 0])
+            missing = {}
         replies = []
         for uid, received, raw in sorted(fetched):
-            if received is None or (last == 0 and received < since):
+            if received is None or uid > newest or (last == 0 and received < since):
                 continue
             reply = self._reply(persona, address, uid, validity, received, raw,
                                 server.mailbox)
             if reply is not None:
                 replies.append(reply)
-        return replies, {"uidvalidity": validity, "uid": newest}
+        cursor: dict[str, Any] = {"uidvalidity": validity, "uid": newest}
+        if missing:
+            cursor["missing"] = missing
+        return replies, cursor
 
     def _reply(self, persona: str, address: str, uid: int, validity: int, received: datetime,
                raw: bytes, mailbox: str) -> IncomingReply | None:

@@ -68,7 +68,6 @@ from harness.scenario.model import Channel
 
 MASTODON_VERSION = "4.2.0"
 """The API version Mastodon.py assumes (never asked of the server)."""
-TIMEOUT_S = 30.0
 PAGE = 40
 """Notifications, conversations and statuses per request."""
 MAX_PAGES = 5
@@ -237,7 +236,7 @@ class MastodonChannel(ChannelAdapter):
                 self._clients[persona_id] = Mastodon(
                     access_token=token, api_base_url=self._instance(),
                     ratelimit_method="throw", version_check_mode="none",
-                    mastodon_version=MASTODON_VERSION, request_timeout=TIMEOUT_S,
+                    mastodon_version=MASTODON_VERSION, request_timeout=self.timeout_s,
                     session=session, user_agent="shopper-harness")
             except MastodonError:
                 session.close()

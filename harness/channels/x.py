@@ -119,7 +119,7 @@ class XChannel(ChannelAdapter):
                 access_token=tokens["access_token"],
                 access_token_secret=tokens["access_token_secret"],
                 return_type=dict, wait_on_rate_limit=False)
-            http.mount(client.session, self.config.settings.get("api_base"))
+            http.mount(client.session, self.config.settings.get("api_base"), self.timeout_s)
             self._clients[persona] = client
         return self._clients[persona]
 

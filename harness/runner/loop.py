@@ -46,7 +46,8 @@ from harness.store.sqlite import Store
 @dataclass
 class _ChannelState:
     cursor: str | None = None
-    polled_at: datetime | None = None
+    polled_at: datetime | None = None  # the last poll that worked: seen up to here
+    tried_at: datetime | None = None  # the last poll, whether it worked or not
     blocked_until: datetime | None = None
     failures: int = 0
     waiting: set[str] = field(default_factory=set)  # open probes on this channel
@@ -87,6 +88,7 @@ class Runner:
         self.closed = self.store.closed()
         self.retries: dict[tuple[str, int], tuple[datetime, str | None]] = {}
         self.awaiting: set[tuple[str, int]] = set()  # retries that look for a post by hand
+        self.unconfirmed: dict[str, tuple[str, int]] = {}  # uncertain posts' would-be ids
         self.follow_ups: dict[tuple[str, int], tuple[datetime, str]] = {}
         self._follow_up_queue: list[tuple[datetime, str, int]] = []  # by due time
         self.chan = {name: _ChannelState() for name in self.channels}
@@ -136,6 +138,10 @@ class Runner:
             self.retries.pop(key, None)
         elif record.state == "uncertain":
             self.stats.uncertain += record.step == 0
+            if record.platform_id and record.sent_at is not None:  # what it is, if it went:
+                self.index.add_post(record.platform_id, probe.probe_id, record.step,
+                                    record.sent_at, probe.channel, probe.persona, probe.brand)
+                self.unconfirmed[record.platform_id] = key
         elif record.state in ("failed", "not_sent"):
             if record.retry_at is not None:
                 self.retries[key] = (record.retry_at, record.in_reply_to)
@@ -326,7 +332,8 @@ class Runner:
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)
             return None if activity is None else self._on_grid(name, activity)
-        moment = state.polled_at + interval if state.polled_at else now
+        last = state.tried_at or state.polled_at
+        moment = last + interval if last else now
         if state.blocked_until is not None:
             moment = max(moment, state.blocked_until)
         return moment
@@ -334,7 +341,8 @@ class Runner:
     def _on_grid(self, name: str, moment: datetime) -> datetime:
         """The first of channel ``name``'s poll ticks (every ``poll_every`` from its last
         poll) after ``moment``; ``moment`` itself if it was never polled."""
-        polled_at = self.chan[name].polled_at
+        state = self.chan[name]
+        polled_at = state.tried_at or state.polled_at  # the grid goes on through failures
         if polled_at is None:
             return moment
         steps = max(1, math.ceil((moment - polled_at) / self.poll_every[name]))
@@ -370,24 +378,39 @@ class Runner:
         except RateLimited as exc:
             state.blocked_until = exc.reset_at or now + sending.backoff(state.failures + 1)
             state.failures += 1
-            state.polled_at = now
+            state.tried_at = now  # not polled_at: nothing was seen up to now
             self._health(name, now, f"poll: rate limited: {exc}")
             return
         except ChannelError as exc:
             state.failures += 1
-            state.polled_at = now
+            state.tried_at = now
             self._health(name, now, f"poll: {type(exc).__name__}: {exc}")
             return
         self._health(name, now, None)
         records = [self.index.record(name, reply, self.roster, now) for reply in result.replies]
+        self._confirm_by_replies(records)
         self._batch.polls.append((name, records, result.cursor, now))
-        state.cursor, state.polled_at, state.failures = result.cursor, now, 0
+        state.cursor, state.polled_at, state.tried_at, state.failures = (result.cursor, now,
+                                                                         now, 0)
         for record in records:
             self.stats.replies += 1
             if _counts(record) and record.probe_id is not None:
                 self.stats.brand_replies += 1
                 self._maybe_follow_up(record)
             self.events.reply.fire(reply=record)
+
+    def _confirm_by_replies(self, records: list[ReplyRecord]) -> None:
+        """A reply to an uncertain post proves the post went out: it is sent after all."""
+        for record in records:
+            key = self.unconfirmed.get(record.in_reply_to or "")
+            attempt = self.attempts.get(key) if key else None
+            if attempt is None or attempt.state != "uncertain" or attempt.sent_at is None:
+                continue
+            del self.unconfirmed[attempt.platform_id or ""]
+            self.stats.uncertain -= attempt.step == 0
+            outcome = sending.sent(attempt, attempt.platform_id or "", attempt.sent_at)
+            self._batch.outcomes.append(outcome)
+            self._record_outcome(outcome)
 
     def _maybe_follow_up(self, reply: ReplyRecord) -> None:
         """After the brand's first answer in the thread (a public reply; on email channels an

@@ -17,6 +17,7 @@ from harness.errors import (
     ChannelError,
     Declined,
     NotConfigured,
+    OutcomeUnknown,
     RateLimited,
     TransientError,
 )
@@ -74,6 +75,11 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
     except RateLimited as exc:
         blocked_until = exc.reset_at or now + backoff(record.attempt - failures)
         return failed(record, f"rate limited: {exc}", blocked_until), blocked_until
+    except OutcomeUnknown as exc:  # never resent: a reply to it, or the operator, settles it
+        return SendRecord(record.probe_id, record.step, record.attempt, "uncertain",
+                          record.intended_at, exc.created_at, exc.platform_id,
+                          record.in_reply_to, record.text, f"outcome unknown: {exc}",
+                          None), None
     except AwaitingPerson as exc:  # not an attempt that failed: look again later
         return failed(record, f"{AWAITING}: {exc}", exc.check_at, "not_sent"), None
     except Declined as exc:
