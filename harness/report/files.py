@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -23,10 +24,18 @@ def write_csv(records: Sequence[dict[str, Any]], fields: Sequence[str], out: Tex
     Removing one leading apostrophe from every cell that starts with apostrophes followed by
     one of those characters gives the text back exactly (or use JSON, which has no guard).
     """
-    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: _csv_value(record.get(k)) for k in fields})
+    # Rows end with "\n"; the writer is told "\r\n" so that it quotes a cell holding either
+    # character (told "\n", it would leave a lone carriage return bare, and readers would
+    # see a new row there).
+    line = io.StringIO()
+    writer = csv.DictWriter(line, fieldnames=list(fields), lineterminator="\r\n")
+    rows: list[dict[str, object]] = [dict(zip(fields, fields, strict=True))]
+    rows += ({k: _csv_value(record.get(k)) for k in fields} for record in records)
+    for row in rows:
+        line.seek(0)
+        line.truncate()
+        writer.writerow(row)
+        out.write(line.getvalue()[:-2] + "\n")
 
 
 def _csv_value(value: object) -> object:

@@ -19,6 +19,9 @@ from harness.errors import Problem, ScenarioError
 MAX_FILE_BYTES = 2_000_000
 MAX_DEPTH = 40
 MAX_NODES = 200_000
+MAX_TEXT = 10_000_000
+"""Characters of text a document may expand to: without aliases it is at most the file's size;
+aliases of a long text may repeat it, but not beyond this."""
 
 Path_ = tuple[str | int, ...]
 
@@ -65,15 +68,16 @@ class Located:
 def format_path(path: Path_) -> str:
     """``('brands', 3, 'timezone')`` -> ``brands[3].timezone``.
 
-    A key that is empty or holds characters that do not print as themselves (line breaks,
-    control or bidirectional formatting characters) is written as a quoted index,
-    ``accounts['\\n']``, so a problem stays on one line and shows what the key really is."""
+    A key that is empty, very long or holds characters that do not print as themselves (line
+    breaks, control or bidirectional formatting characters) is written as a quoted index,
+    ``accounts['\\n']``, so a problem stays on one readable line and shows what the key
+    really is."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not part or not part.isprintable():
-            text += f"[{part!r}]"
+        elif not part or not part.isprintable() or len(part) > 60:
+            text += f"[{_shorten(part)}]"
         else:
             text += f".{part}" if text else str(part)
     return text
@@ -251,6 +255,10 @@ class _Walker:
         self.problems = problems
         self.nodes = 0
         self.too_big = False
+        self.text = 0  # characters of text walked, aliases counted each time
+        # Each scalar node is constructed once, however many aliases repeat it: the value,
+        # or the problem it has.
+        self.scalars: dict[int, tuple[Any, str | None]] = {}
 
     def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = node.start_mark
@@ -259,12 +267,13 @@ class _Walker:
         )
 
     def walk(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+        if self.too_big:  # reported once: the rest is not looked at
+            return None
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            if not self.too_big:
-                self.too_big = True
-                self._problem(node, path, f"document expands to more than {MAX_NODES:,} values "
-                              "(too many aliases or too large)")
+            self.too_big = True
+            self._problem(node, path, f"document expands to more than {MAX_NODES:,} values "
+                          "(too many aliases or too large)")
             return None
         if depth > MAX_DEPTH:
             self._problem(node, path, f"nested deeper than {MAX_DEPTH} levels")
@@ -274,11 +283,22 @@ class _Walker:
             self._problem(node, path, f"YAML tag {node.tag!r} is not allowed (only plain data)")
             return None
         if isinstance(node, yaml.ScalarNode):
+            self.text += len(node.value)
+            if self.text > MAX_TEXT:
+                self.too_big = True
+                self._problem(node, path, f"document expands to more than {MAX_TEXT:,} "
+                              "characters of text (too many aliases of long text)")
+                return None
             return self._scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
         own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+        refused = _merge_refusal(node)
+        if refused:  # like any bomb: reported once, the rest is not looked at
+            self.too_big = True
+            self._problem(node, path, refused)
+            return None
         try:
             self.loader.flatten_mapping(node)  # resolves `<<` merge keys: merged pairs first
         except yaml.MarkedYAMLError as exc:
@@ -293,7 +313,7 @@ class _Walker:
             if key is None:
                 continue
             if number >= merged_count and key in pairs and pairs[key][2]:
-                self._problem(key_node, (*path, key), f"duplicate key {key!r}")
+                self._problem(key_node, (*path, key), f"duplicate key {_shorten(key)}")
                 continue
             pairs[key] = (key_node, value_node, number >= merged_count)
         result: dict[Any, Any] = {}
@@ -308,24 +328,73 @@ class _Walker:
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
             self._problem(key_node, path, "mapping keys must be plain text")
             return None
+        self.text += len(key_node.value)
         key = self._scalar(key_node, path)
         if isinstance(key, (bool, int, float)) or key is None:
             key = key_node.value  # `on:`, `1:` and `null:` are names here, not values
         return str(key)
 
     def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        known = self.scalars.get(id(node))
+        if known is None:
+            known = self.scalars[id(node)] = self._construct(node)
+        value, problem = known
+        if problem is not None:
+            self._problem(node, path, problem)
+        return value
+
+    def _construct(self, node: yaml.ScalarNode) -> tuple[Any, str | None]:
+        """The value of a scalar node, or the problem it has."""
         if node.style is None and ":" in node.value and node.tag in (
             "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
         ):
-            return node.value  # YAML 1.1 base-60: `17:30` is a time of day here, not 1050
+            return node.value, None  # YAML 1.1 base-60: `17:30` is a time of day, not 1050
         try:
             value = self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self._problem(node, path, f"bad value {node.value!r}: {exc}")
-            return None
+            return None, f"bad value {_shorten(node.value)}: {_shorten(str(exc), 200, quote=False)}"
         if isinstance(value, str):
-            bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
-            if bad is not None:  # from an escape like "\ud800": not encodable, not text
-                self._problem(node, path, f"{bad!r} is a lone surrogate, not a character")
-                return None
-        return value
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:  # an escape like "\ud800": not a character
+                return None, f"{value[exc.start]!r} is a lone surrogate, not a character"
+        return value, None
+
+
+def _shorten(text: str, limit: int = 60, *, quote: bool = True) -> str:
+    """``text`` (quoted) for a message, cut in the middle if it is long: a problem is one
+    readable line, however long the value it is about."""
+    if len(text) > limit:
+        text = f"{text[: limit // 2]}...{text[-limit // 2:]} ({len(text):,} characters)"
+    return repr(text) if quote else text
+
+
+def _merge_refusal(node: yaml.MappingNode) -> str | None:
+    """Why ``node``'s merge keys (``<<: *a``) must not be resolved, if they must not: merged
+    mappings that merge others can expand exponentially (nine copies of nine copies of ...),
+    and PyYAML resolves a chain of merges recursively."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (pairs once merged, depth of merges)
+    stack: list[tuple[yaml.MappingNode, bool]] = [(node, False)]
+    while stack:
+        current, ready = stack.pop()
+        merged = [sub for key, value in current.value if key.tag == _MERGE_TAG
+                  for sub in (value.value if isinstance(value, yaml.SequenceNode) else [value])
+                  if isinstance(sub, yaml.MappingNode)]
+        if not ready:
+            if id(current) in sizes:
+                continue
+            sizes[id(current)] = (0, 0)  # a mapping merged into itself adds nothing more
+            stack.append((current, True))
+            stack.extend((sub, False) for sub in merged if id(sub) not in sizes)
+            continue
+        own = sum(1 for key, _ in current.value if key.tag != _MERGE_TAG)
+        pairs = own + sum(sizes[id(sub)][0] for sub in merged)
+        depth = max((sizes[id(sub)][1] + 1 for sub in merged), default=0)
+        sizes[id(current)] = (min(pairs, MAX_NODES + 1), min(depth, MAX_DEPTH + 1))
+    pairs, depth = sizes[id(node)]
+    if depth > MAX_DEPTH:
+        return f"merge keys (<<) nested deeper than {MAX_DEPTH} levels"
+    if pairs > MAX_NODES:
+        return (f"merge keys (<<) expand to more than {MAX_NODES:,} values (too many "
+                "aliases or too large)")
+    return None
