@@ -277,6 +277,13 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
         progress = Progress(ZoneInfo(scenario.timezone), len(runner.probes))
         events.tick.add_listener(progress.tick)
 
+    def degraded(channel: str, since: datetime, error: str) -> None:
+        print(f"\nshopper: channel {channel} is failing again and again (since "
+              f"{since.isoformat()}; last: {error}); the harness keeps retrying",
+              file=sys.stderr)
+
+    events.degraded.add_listener(degraded)
+
     def stop(signum: int, frame: FrameType | None) -> None:
         runner.stop_requested = True
 
