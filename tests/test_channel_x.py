@@ -9,7 +9,14 @@ from pathlib import Path
 from harness.channels.base import OutgoingMessage
 from tests.fakes import fake_x
 from tests.fakes.platform import RESET_AFTER_S
-from tests.fakes.race import START, Operator, check_against_world, new_world, run_race
+from tests.fakes.race import (
+    START,
+    Operator,
+    check_against_world,
+    live_adapter,
+    new_world,
+    run_race,
+)
 from tests.simrun import export_rows
 
 
@@ -116,3 +123,15 @@ def test_confirm_mode_posts_only_what_the_operator_approves(tmp_path: Path) -> N
     posted = [p for p in world.visible() if p.author.script is None]
     assert len(posted) == len(person.approved)  # nothing without a yes
     assert "2025-03-04-globex-1" not in {m.probe_id for m in person.approved}
+
+
+def test_a_poll_says_how_far_it_read_by_xs_clock(tmp_path: Path) -> None:
+    """Probes close by the platform's time (the Date of X's answers), not by ours alone."""
+    world = new_world(fake_x.kit())
+    with fake_x.serve(world) as fake:
+        adapter, message = live_adapter(fake.kit, world, tmp_path)
+        assert message.not_before is not None
+        world.clock.sleep_until(message.not_before + timedelta(hours=3))
+        result = adapter.poll(None)
+        adapter.close()
+    assert result.as_of == world.now()

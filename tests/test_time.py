@@ -697,17 +697,12 @@ def test_a_machine_suspended_for_hours_sends_the_overdue_probes_once(tmp_path: P
     assert len(late) >= 3  # the probes due while asleep went out late, once each
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runner: a probe is closed when the runner's own clock at its last poll has passed the "
-    "window end (Runner._seen_until compares polled_at, our clock, with sent_at + window, "
-    "the platform's); a system clock running hours ahead closes probes early, and once no "
-    "probe waits on the channel it is never polled again, so a reply inside the window is "
-    "lost and the probe counted unanswered. Needs the platform's time of each poll."))
 def test_a_clock_jumping_hours_ahead_does_not_close_probes_before_their_window_ends(
         tmp_path: Path) -> None:
     race = _jump_race()
     # Late on Sunday, after the last sends, the system clock leaps six hours ahead (a bad
-    # NTP server or hardware clock) and stays there.
+    # NTP server or hardware clock) and stays there. Probes close by the platform's time
+    # (PollResult.as_of), so none closes before its window ends.
     steps = [(datetime(2024, 3, 31, 23, 0, tzinfo=UTC), timedelta(hours=6))]
     _run_on(race, tmp_path, lambda true: SteppedClock(true, steps))
     _check_against_platform(race, tmp_path)

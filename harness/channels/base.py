@@ -76,6 +76,9 @@ class PollResult(NamedTuple):
 
     replies: Sequence[IncomingReply]
     cursor: str | None
+    as_of: datetime | None = None
+    """The platform's own time the read covers up to, where it says (a probe closes only
+    once a read covers the end of its window by the platform's clock, not only by ours)."""
 
 
 @dataclass(frozen=True)

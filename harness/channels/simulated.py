@@ -78,7 +78,7 @@ class SimulatedChannel(ChannelAdapter):
             )
             for event in self.sim.visible(after, now)
         ]
-        return PollResult(replies, now.isoformat())
+        return PollResult(replies, now.isoformat(), as_of=now)
 
     def next_activity(self, cursor: str | None) -> datetime | None:
         return self.sim.next_event_after(self._parse(cursor))

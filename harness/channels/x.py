@@ -26,10 +26,12 @@ X's automation rules forbid unsolicited automated @mentions, so the default send
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -92,6 +94,7 @@ class XChannel(ChannelAdapter):
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         super().__init__(config, context)
         self._clients: dict[str, tweepy.Client] = {}
+        self._server_times: list[datetime] = []
         self._user_ids: dict[str, str] = {
             str(k): str(v) for k, v in (config.settings.get("user_ids") or {}).items()}
         self.read_dms = bool(config.settings.get("read_dms", True))
@@ -120,8 +123,17 @@ class XChannel(ChannelAdapter):
                 access_token_secret=tokens["access_token_secret"],
                 return_type=dict, wait_on_rate_limit=False)
             http.mount(client.session, self.config.settings.get("api_base"), self.timeout_s)
+            client.session.hooks["response"].append(self._note_server_time)
             self._clients[persona] = client
         return self._clients[persona]
+
+    def _note_server_time(self, response: requests.Response, *args: Any,
+                          **kwargs: Any) -> None:
+        """Keep the platform's clock from each answer's Date header (for ``as_of``)."""
+        stamp = response.headers.get("date")
+        if stamp:
+            with contextlib.suppress(TypeError, ValueError):
+                self._server_times.append(parsedate_to_datetime(stamp).astimezone(UTC))
 
     def _not_configured(self, message: str) -> ChannelError:
         from harness.errors import NotConfigured
@@ -187,6 +199,7 @@ class XChannel(ChannelAdapter):
 
     def poll(self, cursor: str | None) -> PollResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        self._server_times = []
         mentions: dict[str, str] = dict(state.get("mentions", {}))
         dms: dict[str, str] = dict(state.get("dms", {}))
         now = self.context.clock.now()
@@ -208,7 +221,9 @@ class XChannel(ChannelAdapter):
         replies.sort(key=lambda r: (r.created_at, int(r.platform_id)))
         cursor = json.dumps({"mentions": mentions, "dms": dms, "dm_read_at": dm_read_at},
                             sort_keys=True)
-        return PollResult(replies, cursor)
+        # the reads cover the platform's time up to the earliest of their answers
+        as_of = min(self._server_times) if self._server_times else None
+        return PollResult(replies, cursor, as_of=as_of)
 
     def _pages(self, first: Any) -> Iterator[dict[str, Any]]:
         """Every page of a paginated read: one request unless a page comes back full."""

@@ -48,6 +48,7 @@ class _ChannelState:
     cursor: str | None = None
     polled_at: datetime | None = None  # the last poll that worked: seen up to here
     tried_at: datetime | None = None  # the last poll, whether it worked or not
+    seen_through: datetime | None = None  # the platform's time the last good poll covered
     blocked_until: datetime | None = None
     failures: int = 0
     waiting: set[str] = field(default_factory=set)  # open probes on this channel
@@ -392,6 +393,7 @@ class Runner:
         self._batch.polls.append((name, records, result.cursor, now))
         state.cursor, state.polled_at, state.tried_at, state.failures = (result.cursor, now,
                                                                          now, 0)
+        state.seen_through = result.as_of or now
         for record in records:
             self.stats.replies += 1
             if _counts(record) and record.probe_id is not None:
@@ -452,7 +454,8 @@ class Runner:
     def _seen_until(self, name: str, moment: datetime) -> bool:
         """Whether every reply created up to ``moment`` on this channel has been polled."""
         adapter, state = self.channels[name], self.chan[name]
-        if state.polled_at is not None and state.polled_at >= moment:
+        seen = state.seen_through or state.polled_at  # the platform's time where it says
+        if seen is not None and seen >= moment:
             return True
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)

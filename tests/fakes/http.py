@@ -378,6 +378,12 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out in separate writes
 
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                # the Date header tells the platform's time: the fake clock's
+                from email.utils import format_datetime
+
+                return format_datetime(server.clock.now(), usegmt=True)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the fake keeps its own log
 
