@@ -45,10 +45,10 @@ MAX_BUILT_LENGTH = 100_000
 MAX_MESSAGE_LENGTH = 100_000
 """The longest message a template may render, in characters (before stripping)."""
 MAX_TEMPLATE_LENGTH = 20_000
-"""The longest template text, in characters (compiling costs about 0.1 ms a character)."""
-MAX_STEPS = 100_000
+"""The longest template text, in characters (compiling takes about 0.1 ms an expression)."""
+MAX_STEPS = 20_000
 """The work one render may do: a loop turn, call, filter or output costs at least one step,
-plus one per 100 characters it handles (so a render builds at most a few million)."""
+plus one per 100 characters it handles (so a render builds at most about two million)."""
 MAX_SECONDS = 2.0
 """A last resort: no render may take longer than this, whatever its steps."""
 _MAX_POWER_BITS = 4096
@@ -354,7 +354,8 @@ def _guard_filter(name: str, function: Callable[..., Any], *, test: bool = False
     """``function`` (a filter or test), measuring its value and arguments first and its
     result after."""
     injected = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0
-    written = (name in ("lower", "upper")) if test else name not in _NOT_WRITTEN
+    # (`join` writes the items of its value, which may be a generator: see _check_filter.)
+    written = (name in ("lower", "upper")) if test else name not in {*_NOT_WRITTEN, "join"}
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
         own = args[injected:]
