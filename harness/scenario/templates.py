@@ -67,20 +67,29 @@ class _TooCostly(SecurityError):
 
 
 class _Budget:
-    __slots__ = ("deadline", "left")
+    __slots__ = ("clock_at", "deadline", "left")
 
     def __init__(self) -> None:
         self.left = MAX_STEPS
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.deadline = 0.0  # set at the first look at the clock
+        self.clock_at = MAX_STEPS - _STEPS_BETWEEN_CLOCKS  # most renders never need one
 
     def charge(self, steps: int) -> None:
         self.left -= steps
         if self.left < 0:
             raise _TooCostly(f"the template needs more than {MAX_STEPS:,} steps to render "
                              "(loops, calls or values too large)")
-        if time.monotonic() > self.deadline:
-            raise _TooCostly(f"the template takes longer than {MAX_SECONDS:g} seconds to "
-                             "render")
+        if self.left <= self.clock_at:  # the clock is read now and then, not every step
+            self.clock_at = self.left - _STEPS_BETWEEN_CLOCKS
+            now = time.monotonic()
+            if not self.deadline:
+                self.deadline = now + MAX_SECONDS
+            elif now > self.deadline:
+                raise _TooCostly(f"the template takes longer than {MAX_SECONDS:g} seconds to "
+                                 "render")
+
+
+_STEPS_BETWEEN_CLOCKS = 64
 
 
 _ACTIVE: ContextVar[_Budget | None] = ContextVar("shopper_template_budget", default=None)
@@ -582,7 +591,8 @@ class _MessageTemplate(Template):
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         context = self.new_context(dict(*args, **kwargs))
-        token = _ACTIVE.set(_Budget())
+        budget = _Budget()
+        token = _ACTIVE.set(budget)
         try:
             parts: list[str] = []
             written = 0
@@ -591,7 +601,7 @@ class _MessageTemplate(Template):
                 if written > MAX_MESSAGE_LENGTH:
                     raise SecurityError(f"the message is longer than {MAX_MESSAGE_LENGTH:,} "
                                         "characters")
-                _charge(0, len(part))
+                budget.charge(len(part) // _CHARACTERS_PER_STEP)
                 parts.append(part)
             return "".join(parts)
         finally:
