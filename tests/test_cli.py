@@ -170,3 +170,12 @@ def test_schema_is_json_schema_covering_every_section() -> None:
     for section in ("personas", "brands", "categories", "channels", "schedule", "design"):
         assert section in schema["properties"]
     assert "SimulateProfile" in schema["$defs"]
+
+
+def test_terminal_escapes_in_a_title_are_shown_inertly(small_text: str, tmp_path: Path) -> None:
+    path = tmp_path / "escape.yaml"
+    titled = small_text.replace("name: small-race", 'name: small-race\ntitle: "\\e[31mRed"')
+    path.write_text(titled, encoding="utf-8")
+    result = shopper("race", str(path), "-q", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\\x1b[31mRed" in result.stdout

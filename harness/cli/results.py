@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from harness.analysis.leaderboard import group, leaderboard
 from harness.analysis.outcomes import from_store
-from harness.cli.output import table
+from harness.cli.output import printable, table
 from harness.durations import format_duration
 from harness.errors import UsageError
 from harness.store.folder import RunFolder
@@ -29,7 +29,7 @@ def print_race(folder: Path) -> None:
         store.close()
     sent = [o for o in results if o.sent_at is not None]
     responded = sum(o.responded for o in sent)
-    print(f"\n{meta.get('title') or meta['name']}")
+    print(f"\n{printable(meta.get('title') or meta['name'])}")
     print(f"{responded} of {len(sent)} messages answered by the brand within the observation "
           f"window.\n")
     names = {b["id"]: b["name"] for b in json.loads(meta["scenario_json"])["brands"]}
@@ -96,5 +96,5 @@ def chart(args: argparse.Namespace) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     drawn.figure.savefig(target, format=target.suffix[1:])
     charts.close(drawn)
-    print(f"{target}: {drawn.title}")
+    print(f"{target}: {printable(drawn.title)}")
     return 0
