@@ -23,7 +23,9 @@ from harness.errors import (
 )
 from harness.store.records import SendRecord
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 10
+"""Failed attempts (transient errors, adapter bugs) after which a message is given up on:
+with the backoff, a platform may be down for about four hours without losing a message."""
 AWAITING = "awaiting the persona's post"
 """How an attempt that found no post by hand yet (assisted and manual modes) starts its
 error."""
