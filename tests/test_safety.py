@@ -141,3 +141,21 @@ def test_not_posted_is_sent_at_the_next_run(small_scenario: Scenario, tmp_path: 
     # the operator said it never came (here wrongly: the crash came after posting): the
     # harness takes their word and sends it again
     assert posts.count((probe, 0)) == 2
+
+
+def test_a_kill_switch_after_the_last_send_still_lets_the_run_finish(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    world = new_world(fake_x.kit())
+
+    def switch_on_after_the_last_post(runner: Runner) -> None:
+        def sent(**_: object) -> None:
+            if runner.stats.sent == runner.stats.planned:
+                (folder / "STOP").write_text("test\n", encoding="utf-8")
+
+        runner.events.sent.add_listener(sent)
+
+    with fake_x.serve(world) as fake:
+        result = run_race(fake.kit, world, folder, on_runner=switch_on_after_the_last_post)
+    assert (folder / "STOP").exists()
+    assert result.finished  # nothing was left to send: the run is complete
+    check_against_world(fake.kit, world, folder, world_id=fake.world_id)

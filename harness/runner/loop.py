@@ -159,17 +159,19 @@ class Runner:
         self._reconcile()
         while not self.stop_requested:
             now = self.clock.now()
-            sending = not self.kill_switch()
-            if sending:
+            may_send = not self.kill_switch()
+            if may_send:
                 self._send_due(now)
             polls = self._poll_due(now)
             self._close_due(now)
             self.events.tick.fire(now=now, stats=self.stats)
-            upcoming = self._next_event(now, polls, sending=sending)
+            upcoming = self._next_event(now, polls, sending=may_send)
             if upcoming is None:
                 self.store.write(self._batch)
-                self.sending_stopped = not sending
-                return sending
+                # with the switch on, the run is over only if nothing was left to send
+                done = may_send or self._next_event(now, polls) is None
+                self.sending_stopped = not done
+                return done
             if not self.clock.is_virtual:
                 self.store.write(self._batch)
             self.clock.sleep_until(upcoming)
