@@ -159,3 +159,19 @@ def test_a_kill_switch_after_the_last_send_still_lets_the_run_finish(tmp_path: P
     assert (folder / "STOP").exists()
     assert result.finished  # nothing was left to send: the run is complete
     check_against_world(fake.kit, world, folder, world_id=fake.world_id)
+
+
+def test_a_simulated_run_folder_is_never_continued_live(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    from harness.cli.running import execute, simulate
+    from harness.errors import RunFolderError
+    from harness.scenario.load import load_scenario_text
+    from tests.fakes.race import scenario_yaml
+
+    scenario = load_scenario_text(scenario_yaml(fake_x.kit("http://127.0.0.1:9")), "r.yaml")
+    folder = tmp_path / "run"
+    assert simulate(scenario, folder).finished
+    world = new_world(fake_x.kit())
+    with pytest.raises(RunFolderError, match="holds a simulated run; a live run cannot"):
+        execute(scenario, folder, live=True, clock=world.clock, environ={}, operator=None)

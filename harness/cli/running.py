@@ -187,9 +187,15 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
     """Open the folder's store if it holds this scenario, or create it with the plan."""
     as_json = scenario_json(scenario)
     fingerprint = scenario_hash(scenario, as_json)
+    mode = "live" if durable else "simulated"
     if folder.exists():
         store = Store.open(folder.store_path, durable=durable)
         meta = store.meta()
+        if meta.get("run_mode", "simulated") != mode:  # stores before 0.2 were simulated
+            store.close()
+            raise RunFolderError(
+                f"{folder.path} holds a {meta.get('run_mode', 'simulated')} run; a {mode} run "
+                "cannot continue it (its sends did not happen there); choose another --out")
         if meta.get("scenario_hash") != fingerprint and _same_file_older_harness(meta, source):
             # The same scenario file, fingerprinted by an older harness (whose model serialised
             # differently): the run is this scenario's; adopt the new fingerprint.
@@ -218,6 +224,7 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
         "observation_window_s": str(int(scenario.schedule.observation_window.total_seconds())),
         "created_at": datetime.now(UTC).isoformat(),
         "harness_version": __version__,
+        "run_mode": mode,
     }
     staging = folder.path / (folder.store_path.name + ".new")
     for leftover in folder.path.glob(staging.name + "*"):
