@@ -31,11 +31,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.http import FakeServer, Request, Response, http_mix
-from tests.fakes.platform import RESET_AFTER_S, Failure, Hit, Operation, Traffic
+from tests.fakes.http import FakeServer, HttpPlatform, Request, Response
 from tests.fakes.race import Kit
 from tests.fakes.world import Account, Post, World
 
@@ -48,8 +47,6 @@ ACCESS_TTL_S = 2 * 3600
 REFRESH_TTL_S = 60 * 86400
 _MENTION = re.compile(r"@([A-Za-z0-9_.-]+)")  # as World finds mentions
 _TID = "234567abcdefghijklmnopqrstuvwxyz"
-_ROUTES = {"send": (r"/xrpc/com\.atproto\.repo\.createRecord$", "POST"),
-           "poll": (r"/xrpc/app\.bsky\.notification\.listNotifications$", "GET")}
 
 
 def kit(url: str = "") -> Kit:
@@ -89,8 +86,11 @@ def _xrpc_error(status: int, error: str, message: str) -> Response:
     return Response(status, {"error": error, "message": message})
 
 
-class FakeBluesky:
+class FakeBluesky(HttpPlatform):
     """Bluesky's XRPC over a World."""
+
+    SEND = (r"/xrpc/com\.atproto\.repo\.createRecord$", "POST")
+    READS = ((r"/xrpc/app\.bsky\.notification\.listNotifications$", "GET"),)
 
     def __init__(self, world: World, server: FakeServer, *,
                  access_ttl_s: int = ACCESS_TTL_S) -> None:
@@ -123,12 +123,6 @@ class FakeBluesky:
 
     # -- the FakePlatform protocol ----------------------------------------------------------
 
-    def fail(self, operation: Operation, failure: Failure, count: int = 1) -> None:
-        route, method = _ROUTES[operation]
-        reset = datetime.fromtimestamp(int(self.world.clock.now().timestamp()), UTC) + timedelta(
-            seconds=RESET_AFTER_S)
-        self.server.fail_as(route, method, failure, count, self.reset_headers(reset), reset)
-
     @staticmethod
     def reset_headers(reset: datetime) -> dict[str, str]:
         """A 429's headers saying to come back at ``reset`` (epoch seconds, as Bluesky's PDS
@@ -137,22 +131,6 @@ class FakeBluesky:
                 "ratelimit-remaining": "0",
                 "ratelimit-reset": str(int(reset.timestamp())),
                 "ratelimit-policy": "5000;w=3600"}
-
-    def inject(self, rate: float, seed: int, *, timeout_s: float | None = None) -> None:
-        self.server.inject(rate, seed, http_mix(self.reset_headers, self.world.now,
-                                                timeout_s=timeout_s))
-
-    def outage(self, start: datetime, end: datetime,
-               operation: Operation | None = None) -> None:
-        route, method = _ROUTES[operation] if operation else (None, None)
-        self.server.outage(start, end, route=route, method=method)
-
-    def traffic(self) -> Traffic:
-        return Traffic([Hit(e.at, f"{e.method} {e.path}", e.fault, e.reset_at)
-                        for e in self.server.log])
-
-    def read_times(self) -> list[str]:
-        return [e.at.isoformat() for e in self.server.requests("GET", r"listNotifications$")]
 
     def post_as(self, persona: str, text: str, in_reply_to: str | None = None) -> str:
         """Post "by hand" in the Bluesky app, which adds mention facets and reply refs."""

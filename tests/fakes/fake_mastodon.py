@@ -28,8 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from tests.fakes.http import FakeServer, Request, Response, http_mix
-from tests.fakes.platform import RESET_AFTER_S, Failure, Hit, Operation, Traffic
+from tests.fakes.http import FakeServer, HttpPlatform, Request, Response
 from tests.fakes.race import Kit
 from tests.fakes.world import Account, Post, World
 
@@ -63,8 +62,11 @@ def kit(url: str = "") -> Kit:
     )
 
 
-class FakeMastodon:
+class FakeMastodon(HttpPlatform):
     """Mastodon's REST API over a World, on a FakeServer."""
+
+    SEND = (r"^/api/v1/statuses$", "POST")
+    READS = ((r"^/api/v1/notifications$", "GET"), (r"^/api/v1/conversations/?$", "GET"))
 
     def __init__(self, world: World, server: FakeServer) -> None:
         self.world = world
@@ -94,39 +96,12 @@ class FakeMastodon:
 
     # -- the FakePlatform protocol ----------------------------------------------------------
 
-    def fail(self, operation: Operation, failure: Failure, count: int = 1) -> None:
-        route, method = ((r"^/api/v1/statuses$", "POST") if operation == "send"
-                         else (r"^/api/v1/notifications$", "GET"))
-        reset = self.world.now() + timedelta(seconds=RESET_AFTER_S)
-        self.server.fail_as(route, method, failure, count, self.reset_headers(reset), reset)
-
     @staticmethod
     def reset_headers(reset: datetime) -> dict[str, str]:
         """A 429's headers saying to come back at ``reset`` (ISO 8601, as Mastodon sends)."""
         return {"X-RateLimit-Limit": str(RATE_LIMIT),
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": iso(reset)}
-
-    def inject(self, rate: float, seed: int, *, timeout_s: float | None = None) -> None:
-        self.server.inject(rate, seed, http_mix(self.reset_headers, self.world.now,
-                                                timeout_s=timeout_s))
-
-    def outage(self, start: datetime, end: datetime,
-               operation: Operation | None = None) -> None:
-        routes: list[tuple[str | None, str | None]] = [(None, None)]
-        if operation == "send":
-            routes = [(r"^/api/v1/statuses$", "POST")]
-        elif operation == "poll":
-            routes = [(r"^/api/v1/notifications$", "GET"), (r"^/api/v1/conversations/?$", "GET")]
-        for route, method in routes:
-            self.server.outage(start, end, route=route, method=method)
-
-    def traffic(self) -> Traffic:
-        return Traffic([Hit(e.at, f"{e.method} {e.path}", e.fault, e.reset_at)
-                        for e in self.server.log])
-
-    def read_times(self) -> list[str]:
-        return [e.at.isoformat() for e in self.server.requests("GET", r"^/api/v1/notifications$")]
 
     def post_as(self, persona: str, text: str, *, in_reply_to: str | None = None,
                 visibility: str = "public") -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from harness.channels.x import TWITTER_EPOCH_MS
-from tests.fakes.http import FakeServer, Request, Response, http_mix
-from tests.fakes.platform import RESET_AFTER_S, Failure, Hit, Operation, Traffic
+from tests.fakes.http import FakeServer, HttpPlatform, Request, Response
 from tests.fakes.race import Kit
 from tests.fakes.world import Account, Post, World
 
@@ -57,8 +56,11 @@ def kit(url: str = "") -> Kit:
     )
 
 
-class FakeX:
+class FakeX(HttpPlatform):
     """X API v2 over a World."""
+
+    SEND = (r"^/2/tweets$", "POST")
+    READS = ((r"/mentions$", "GET"), (r"^/2/dm_events$", "GET"))
 
     def __init__(self, world: World, server: FakeServer) -> None:
         self.world = world
@@ -73,44 +75,16 @@ class FakeX:
 
     # -- the FakePlatform protocol ----------------------------------------------------------
 
-    def fail(self, operation: Operation, failure: Failure, count: int = 1) -> None:
-        route, method = ((r"^/2/tweets$", "POST") if operation == "send"
-                         else (r"/mentions$", "GET"))
-        reset = datetime.fromtimestamp(int(self.world.clock.now().timestamp()), UTC) + timedelta(
-            seconds=RESET_AFTER_S)
-        self.server.fail_as(route, method, failure, count, self.reset_headers(reset), reset)
-
     @staticmethod
     def reset_headers(reset: datetime) -> dict[str, str]:
         """A 429's headers saying to come back at ``reset`` (epoch seconds, as X sends)."""
         return {"x-rate-limit-reset": str(int(reset.timestamp())),
                 "x-rate-limit-remaining": "0"}
 
-    def inject(self, rate: float, seed: int, *, timeout_s: float | None = None) -> None:
-        self.server.inject(rate, seed, http_mix(self.reset_headers, self.world.now,
-                                                timeout_s=timeout_s))
-
-    def outage(self, start: datetime, end: datetime,
-               operation: Operation | None = None) -> None:
-        routes: list[tuple[str | None, str | None]] = [(None, None)]
-        if operation == "send":
-            routes = [(r"^/2/tweets$", "POST")]
-        elif operation == "poll":
-            routes = [(r"/mentions$", "GET"), (r"^/2/dm_events$", "GET")]
-        for route, method in routes:
-            self.server.outage(start, end, route=route, method=method)
-
-    def traffic(self) -> Traffic:
-        return Traffic([Hit(e.at, f"{e.method} {e.path}", e.fault, e.reset_at)
-                        for e in self.server.log])
-
     def world_id(self, post_id: str) -> str:
         post = self._by_snowflake(post_id)
         assert post is not None, f"X never had post {post_id}"
         return post.id
-
-    def read_times(self) -> list[str]:
-        return [e.at.isoformat() for e in self.server.requests("GET", r"/mentions$")]
 
     def post_as(self, persona: str, text: str) -> str:
         account = self.world.by_handle(PERSONA_HANDLES[persona])

@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from harness.clock import Clock
+from tests.fakes.platform import RESET_AFTER_S, Hit, Traffic
 
 F = TypeVar("F")
 """A fault as a fake applies it (an HTTP :class:`Fault`, a mail session's fault)."""
@@ -432,3 +433,46 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         return Handler
+
+
+class HttpPlatform:
+    """What the HTTP fakes (X, Mastodon, Bluesky) share: failures on demand, injected
+    faults, outages and the traffic log. A fake names the request that posts (``SEND``) and
+    the reads a poll makes (``READS``, mentions or notifications first), and how its 429s say
+    when to come back (:meth:`reset_headers`)."""
+
+    SEND: tuple[str, str]
+    READS: tuple[tuple[str, str], ...]
+    world: Any
+    server: FakeServer
+
+    @staticmethod
+    def reset_headers(reset: datetime) -> dict[str, str]:
+        raise NotImplementedError
+
+    def fail(self, operation: str, failure: str, count: int = 1) -> None:
+        route, method = self.SEND if operation == "send" else self.READS[0]
+        reset = self.world.now() + timedelta(seconds=RESET_AFTER_S)
+        self.server.fail_as(route, method, failure, count, self.reset_headers(reset), reset)
+
+    def inject(self, rate: float, seed: int, *, timeout_s: float | None = None) -> None:
+        self.server.inject(rate, seed, http_mix(self.reset_headers, self.world.now,
+                                                timeout_s=timeout_s))
+
+    def outage(self, start: datetime, end: datetime, operation: str | None = None) -> None:
+        routes: Sequence[tuple[str | None, str | None]] = [(None, None)]
+        if operation == "send":
+            routes = [self.SEND]
+        elif operation == "poll":
+            routes = self.READS
+        for route, method in routes:
+            self.server.outage(start, end, route=route, method=method)
+
+    def traffic(self) -> Traffic:
+        return Traffic([Hit(e.at, f"{e.method} {e.path}", e.fault, e.reset_at)
+                        for e in self.server.log])
+
+    def read_times(self) -> list[str]:
+        route, method = self.READS[0]
+        return [e.at.isoformat() for e in self.server.requests(method, route)]
+
