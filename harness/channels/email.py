@@ -53,22 +53,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import imaplib
 import json
 import re
 import secrets
 import smtplib
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
-from pathlib import Path
 from typing import Any
 
 from harness.channels.base import (
@@ -79,54 +74,42 @@ from harness.channels.base import (
     PollResult,
     SentPost,
 )
+from harness.channels.mail import (
+    MSG_ID,
+    Server,
+    as_text,
+    body_text,
+    fetched_messages,
+    first_line,
+    first_message_id,
+    first_number,
+    header_value,
+    imap_date,
+    imap_error,
+    imap_quoted,
+    imap_session,
+    is_automated,
+    quit_quietly,
+    smtp_error,
+    whole_seconds,
+    write_atomically,
+)
 from harness.errors import (
-    AccessDenied,
-    AuthenticationFailed,
-    ChannelError,
     NotConfigured,
     OutcomeUnknown,
-    RateLimited,
     TransientError,
 )
 from harness.scenario.model import Channel
 
-SUBJECT_MAX = 60
 FETCH_CHUNK = 200
+"""UIDs per FETCH command (keeps command lines short on a first read of a full mailbox)."""
 MAX_FETCH_TRIES = 5
 """Polls that may fail to hand over a listed message before it is given up on."""
-"""UIDs per FETCH command (keeps command lines short on a first read of a full mailbox)."""
 
-_RATE = re.compile(r"too many (?!recipients)|rate[- ]?limit|throttl|limit exceeded|"
-                   r"exceeded\b.{0,40}\blimit|\[(?:LIMIT|THROTTLED)\]", re.I)
-_WHEN = re.compile(r"(?:try again|retry)\s+(?:in|after)\s+(\d+)\s*"
-                   r"(s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b", re.I)
-_IMAP_CODE = re.compile(r"\[([A-Z][A-Z-]*)")
-_UID = re.compile(rb"\bUID (\d+)")
-_INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
-_MSG_ID = re.compile(r"<[^<>\s]+>")
 _TAG = re.compile(r"^[A-Za-z0-9._=-]{1,64}$")
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-_AUTH_CODES = {"AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "PRIVACYREQUIRED"}
-_BUSY_CODES = {"UNAVAILABLE", "INUSE", "SERVERBUG", "CONTACTADMIN"}
-_AUTOMATED_PRECEDENCE = {"auto_reply", "bulk", "junk"}
 _RAW_HEADERS = ("Message-ID", "From", "To", "Cc", "Reply-To", "Subject", "Date", "In-Reply-To",
                 "References", "Auto-Submitted", "Precedence", "X-Autoreply", "X-Autorespond",
                 "Delivered-To")
-
-
-@dataclass(frozen=True)
-class _Server:
-    """Where one protocol's server is and how to secure the connection."""
-
-    host: str
-    port: int
-    ssl: bool
-    starttls: bool
-    mailbox: str = "INBOX"
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 class EmailChannel(ChannelAdapter):
@@ -169,7 +152,7 @@ class EmailChannel(ChannelAdapter):
         return None
 
 
-    def _server(self, key: str) -> _Server:
+    def _server(self, key: str) -> Server:
         table = self.settings.get(key)
         if not isinstance(table, dict) or not table.get("host"):
             raise NotConfigured(f"channel {self.config.id!r}: settings.{key}.host is required")
@@ -186,7 +169,7 @@ class EmailChannel(ChannelAdapter):
         except (TypeError, ValueError):
             raise NotConfigured(f"channel {self.config.id!r}: settings.{key}.port must be a "
                                 "number") from None
-        return _Server(str(table["host"]), port, use_ssl, starttls,
+        return Server(str(table["host"]), port, use_ssl, starttls,
                        str(table.get("mailbox", "INBOX")))
 
     def _address(self, persona: str, account: str = "") -> str:
@@ -215,8 +198,8 @@ class EmailChannel(ChannelAdapter):
             except FileNotFoundError:
                 if not create:
                     return None
-                key, started = secrets.token_bytes(32), _whole_seconds(self.context.clock.now())
-                _write_atomically(self._state_file, json.dumps(
+                key, started = secrets.token_bytes(32), whole_seconds(self.context.clock.now())
+                write_atomically(self._state_file, json.dumps(
                     {"key": key.hex(), "started": started.isoformat()}))
                 self._run = (key, started)  # only once it is safe on disk
             except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -240,7 +223,7 @@ class EmailChannel(ChannelAdapter):
         server = self._server("smtp")
         timeout = self.timeout_s
         try:
-            created = _whole_seconds(self.context.clock.now())
+            created = whole_seconds(self.context.clock.now())
             mail = self._compose(message, address, message.brand_handles[0].strip(), created)
         except OSError as exc:  # the run folder, for the key
             raise TransientError(f"channel {self.config.id!r}: {exc}") from None
@@ -283,10 +266,10 @@ class EmailChannel(ChannelAdapter):
             if code != 250:
                 raise smtplib.SMTPDataError(code, answer)
         except (smtplib.SMTPException, OSError, ValueError) as exc:
-            raise _smtp_error(exc, server, self.context.clock.now(), password) from None
+            raise smtp_error(exc, server, self.context.clock.now(), password) from None
         finally:
             if smtp is not None:
-                _quit_quietly(smtp)
+                quit_quietly(smtp)
         return SentPost(str(mail["Message-ID"]), created)
 
     def _compose(self, message: OutgoingMessage, address: str, to: str,
@@ -319,7 +302,7 @@ class EmailChannel(ChannelAdapter):
         if isinstance(configured, str) and configured.strip():
             subject = configured.strip()
         else:
-            subject = _first_line(message.text)
+            subject = first_line(message.text)
         return f"Re: {subject}" if message.in_reply_to else subject
 
     # -- reading ----------------------------------------------------------------------------
@@ -336,7 +319,7 @@ class EmailChannel(ChannelAdapter):
         server = self._server("imap")
         timeout = self.timeout_s
         run = self._run_state(create=False)
-        since = run[1] if run else _whole_seconds(self.context.clock.now())
+        since = run[1] if run else whole_seconds(self.context.clock.now())
         replies: list[IncomingReply] = []
         for persona in self.channel_personas():
             address = self._address(persona)
@@ -347,21 +330,21 @@ class EmailChannel(ChannelAdapter):
         replies.sort(key=lambda r: (r.created_at, r.to_account or "", r.platform_id))
         return PollResult(replies, json.dumps({"mailboxes": mailboxes}, sort_keys=True))
 
-    def _read(self, server: _Server, timeout: float, persona: str, address: str,
+    def _read(self, server: Server, timeout: float, persona: str, address: str,
               username: str, password: str, seen: dict[str, Any] | None,
               since: datetime) -> tuple[list[IncomingReply], dict[str, Any]]:
         """One IMAP session: what arrived in ``persona``'s mailbox since ``seen``."""
         stage = "connect"
         try:
-            with _imap(server, timeout) as conn:
+            with imap_session(server, timeout) as conn:
                 stage = "login"
-                conn.login(_quoted(username), password)
+                conn.login(imap_quoted(username), password)
                 stage = "select"
-                typ, data = conn.select(_quoted(server.mailbox), readonly=True)
+                typ, data = conn.select(imap_quoted(server.mailbox), readonly=True)
                 if typ != "OK":
-                    raise imaplib.IMAP4.error(_text(data[-1] if data else typ))
-                validity = _number(conn.response("UIDVALIDITY")[1])
-                uidnext = _number(conn.response("UIDNEXT")[1])
+                    raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
+                validity = first_number(conn.response("UIDVALIDITY")[1])
+                uidnext = first_number(conn.response("UIDNEXT")[1])
                 stage = "read"
                 last = 0
                 if seen and seen.get("uidvalidity") == validity:
@@ -369,10 +352,10 @@ class EmailChannel(ChannelAdapter):
                 if last:
                     criteria: tuple[str, ...] = ("UID", f"{last + 1}:*")
                 else:  # first read of this mailbox: skip what came before our first send
-                    criteria = ("SINCE", _imap_date(since - timedelta(days=1)))
+                    criteria = ("SINCE", imap_date(since - timedelta(days=1)))
                 typ, data = conn.uid("SEARCH", *criteria)
                 if typ != "OK":
-                    raise imaplib.IMAP4.error(_text(data[-1] if data else typ))
+                    raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
                 # "n:*" always matches the highest UID, even below n: keep only new ones
                 uids = sorted({int(u) for chunk in data if chunk for u in chunk.split()
                                if int(u) > last})
@@ -381,10 +364,10 @@ class EmailChannel(ChannelAdapter):
                     chunk_set = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
                     typ, data = conn.uid("FETCH", chunk_set, "(UID INTERNALDATE BODY.PEEK[])")
                     if typ != "OK":
-                        raise imaplib.IMAP4.error(_text(data[-1] if data else typ))
-                    fetched.extend(_fetched(data))
+                        raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
+                    fetched.extend(fetched_messages(data))
         except (imaplib.IMAP4.error, OSError, EOFError, ValueError) as exc:
-            raise _imap_error(exc, stage, server, self.context.clock.now(), password) from None
+            raise imap_error(exc, stage, server, self.context.clock.now(), password) from None
         # A message the server listed but did not hand over whole is read again next time
         # (the cursor stops before it), up to MAX_FETCH_TRIES polls, then given up on.
         tries = {int(k): int(v) for k, v in (seen or {}).get("missing", {}).items()}
@@ -413,13 +396,13 @@ class EmailChannel(ChannelAdapter):
                raw: bytes, mailbox: str) -> IncomingReply | None:
         """One fetched message as a reply (``None`` for mail the persona sent itself)."""
         mail = BytesParser(policy=policy.default).parsebytes(raw)
-        headers = {name: _header(mail, name) for name in _RAW_HEADERS}
+        headers = {name: header_value(mail, name) for name in _RAW_HEADERS}
         author = parseaddr(headers["From"])[1].lower()
         if author == address.lower():
             return None  # a copy of our own message
-        message_id = _first_id(headers["Message-ID"]) or f"<imap.{validity}.{uid}.{persona}>"
-        references = _MSG_ID.findall(headers["References"])
-        in_reply_to = _first_id(headers["In-Reply-To"]) or (references[-1] if references
+        message_id = first_message_id(headers["Message-ID"]) or f"<imap.{validity}.{uid}.{persona}>"
+        references = MSG_ID.findall(headers["References"])
+        in_reply_to = first_message_id(headers["In-Reply-To"]) or (references[-1] if references
                                                             else None)
         conversation = references[0] if references else self._tagged(mail, address)
         self._threads[message_id] = (headers["Subject"], references)
@@ -428,13 +411,14 @@ class EmailChannel(ChannelAdapter):
                         "internaldate": received.isoformat()}
         return IncomingReply(
             platform_id=message_id, created_at=received, author=author, kind="email",
-            text=_body_text(mail), in_reply_to=in_reply_to, conversation_id=conversation,
-            to_account=self.accounts[persona], automated=_automated(mail), raw=raw_headers)
+            text=body_text(mail), in_reply_to=in_reply_to, conversation_id=conversation,
+            to_account=self.accounts[persona], automated=is_automated(mail), raw=raw_headers)
 
     def _tagged(self, mail: Message, address: str) -> str | None:
         """The first message of the probe whose plus tag the mail was sent to, if any."""
         local, _, domain = address.lower().rpartition("@")
-        values = [_header(mail, name) for name in ("Delivered-To", "X-Original-To", "To", "Cc")]
+        values = [header_value(mail, name)
+                  for name in ("Delivered-To", "X-Original-To", "To", "Cc")]
         for _, recipient in getaddresses(values):
             r_local, _, r_domain = recipient.lower().rpartition("@")
             if r_domain == domain.lower() and r_local.startswith(local + "+"):
@@ -442,243 +426,3 @@ class EmailChannel(ChannelAdapter):
                 if _TAG.match(tag):
                     return f"<{tag.lower()}@{domain}>"
         return None
-
-
-# -- SMTP -----------------------------------------------------------------------------------
-
-
-def _quit_quietly(smtp: smtplib.SMTP) -> None:
-    """End the session; a message already accepted stays sent whatever QUIT answers."""
-    try:
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        smtp.close()
-
-
-def _smtp_error(exc: Exception, server: _Server, now: datetime, password: str) -> ChannelError:
-    """The project's error for an SMTP failure."""
-    where = f"SMTP {server}"
-    code: int | None = None
-    text = ""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refusals = list(exc.recipients.values())
-        if refusals:
-            code, reply = refusals[0]
-            text = _text(reply)
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        code, text = exc.smtp_code, _text(exc.smtp_error)
-    elif isinstance(exc, smtplib.SMTPNotSupportedError):
-        return NotConfigured(f"{where}: {_scrub(str(exc), password)} (check settings.smtp "
-                             "starttls and ssl)")
-    elif isinstance(exc, ssl.SSLCertVerificationError):
-        return NotConfigured(f"{where}: the server's certificate is not trusted: "
-                             f"{exc.verify_message}")
-    text = _scrub(text or str(exc) or type(exc).__name__, password)
-    if code is None:
-        if isinstance(exc, smtplib.SMTPException) and "authentication method" in str(exc):
-            return AuthenticationFailed(f"{where}: {text}")
-        return TransientError(f"{where}: {type(exc).__name__}: {text}")
-    detail = f"{where}: {code} {text}"
-    if 400 <= code < 500:  # temporary, even "454 4.7.0 temporary authentication failure"
-        if _RATE.search(text):
-            return RateLimited(detail, _reset_at(text, now))
-        return TransientError(detail)
-    if isinstance(exc, smtplib.SMTPAuthenticationError) or code in (530, 534, 535, 538):
-        return AuthenticationFailed(detail)
-    if 500 <= code < 600:
-        return AccessDenied(detail)
-    return TransientError(detail)
-
-
-# -- IMAP -----------------------------------------------------------------------------------
-
-
-@contextmanager
-def _imap(server: _Server, timeout: float) -> Iterator[imaplib.IMAP4]:
-    conn: imaplib.IMAP4
-    if server.ssl:
-        conn = imaplib.IMAP4_SSL(server.host, server.port, timeout=timeout,
-                                 ssl_context=ssl.create_default_context())
-    else:
-        conn = imaplib.IMAP4(server.host, server.port, timeout=timeout)
-    try:
-        if server.starttls:
-            conn.starttls(ssl_context=ssl.create_default_context())
-        yield conn
-    finally:
-        try:
-            conn.logout()
-        except (imaplib.IMAP4.error, OSError, EOFError, ValueError):
-            with suppress(OSError):
-                conn.shutdown()
-
-
-def _imap_error(exc: Exception, stage: str, server: _Server, now: datetime,
-                password: str) -> ChannelError:
-    """The project's error for an IMAP failure at ``stage`` (connect, login, select, read)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return NotConfigured(f"IMAP {server}: the server's certificate is not trusted: "
-                             f"{exc.verify_message}")
-    if isinstance(exc, imaplib.IMAP4.error) and exc.args:
-        text = _text(exc.args[0])
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    text = _scrub(text, password)
-    detail = f"IMAP {server}: {stage}: {text}"
-    codes = set(_IMAP_CODE.findall(text))
-    if _RATE.search(text):
-        return RateLimited(detail, _reset_at(text, now))
-    if isinstance(exc, (imaplib.IMAP4.abort, OSError, EOFError)) or codes & _BUSY_CODES:
-        return TransientError(detail)
-    if codes & _AUTH_CODES or stage == "login":
-        return AuthenticationFailed(detail)
-    if stage == "select":
-        return AccessDenied(detail)
-    return TransientError(detail)
-
-
-def _fetched(data: list[Any]) -> Iterator[tuple[int, datetime | None, bytes]]:
-    """(UID, INTERNALDATE, message) from an ``imaplib`` FETCH answer: tuples of (the response
-    up to a literal, the literal), each followed by the rest of its line."""
-    entries: list[list[bytes]] = []
-    for item in data:
-        if isinstance(item, tuple) and len(item) == 2:
-            entries.append([bytes(item[0]), bytes(item[1])])
-        elif isinstance(item, bytes):
-            if re.match(rb"\d+ \(", item) or not entries:
-                entries.append([item, b""])  # a FETCH without a literal (e.g. flags only)
-            else:
-                entries[-1][0] += b" " + item  # items after the literal
-    for meta, body in entries:
-        uid = _UID.search(meta)
-        if uid is None or not body:
-            continue
-        date = _INTERNALDATE.search(meta)
-        yield int(uid.group(1)), _internaldate(date.group(1).decode()) if date else None, body
-
-
-def _internaldate(text: str) -> datetime | None:
-    """``03-Mar-2025 09:07:13 +0000`` (the day may be space-padded) as an aware datetime."""
-    match = re.fullmatch(r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) "
-                         r"([+-])(\d{2})(\d{2})", text)
-    if match is None or match.group(2).lower() not in _MONTHS:
-        return None
-    day, _, year, hour, minute, second, sign, off_h, off_m = match.groups()
-    offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (-1 if sign == "-" else 1)
-    local = datetime(int(year), _MONTHS[match.group(2).lower()], int(day), int(hour),
-                     int(minute), int(second), tzinfo=UTC)
-    return local - offset
-
-
-def _imap_date(moment: datetime) -> str:
-    months = list(_MONTHS)
-    return f"{moment.day}-{months[moment.month - 1].title()}-{moment.year}"
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _number(values: list[Any]) -> int:
-    for value in values:
-        if value is not None:
-            try:
-                return int(_text(value).split()[0])
-            except (ValueError, IndexError):
-                return 0
-    return 0
-
-
-# -- messages -------------------------------------------------------------------------------
-
-
-def _header(mail: Message, name: str) -> str:
-    try:
-        values = mail.get_all(name) or []
-        return ", ".join(" ".join(str(v).split()) for v in values)
-    except Exception:  # a header so malformed the email package trips on it
-        return ""
-
-
-def _first_id(value: str) -> str | None:
-    found = _MSG_ID.search(value)
-    return found.group(0) if found else None
-
-
-def _automated(mail: Message) -> bool:
-    submitted = _header(mail, "Auto-Submitted").split(";")[0].strip().lower()
-    if submitted and submitted != "no":
-        return True
-    if _header(mail, "X-Autoreply") or _header(mail, "X-Autorespond"):
-        return True
-    return _header(mail, "Precedence").strip().lower() in _AUTOMATED_PRECEDENCE
-
-
-def _body_text(mail: Message) -> str:
-    """The plain text of a message: its text/plain part, else its HTML part made plain."""
-    try:
-        if isinstance(mail, EmailMessage):
-            part = mail.get_body(preferencelist=("plain", "html"))
-            if part is not None and isinstance(part, EmailMessage):
-                content = part.get_content()
-                if isinstance(content, str):
-                    text = _html_text(content) if part.get_content_subtype() == "html" \
-                        else content
-                    return text.strip()
-    except Exception:  # an unknown charset, broken parts: fall back to the raw payload
-        pass
-    payload = mail.get_payload(decode=True)
-    return payload.decode("utf-8", "replace").strip() if isinstance(payload, bytes) else ""
-
-
-def _html_text(markup: str) -> str:
-    """HTML made readable, crudely: no scripts or styles, breaks kept, tags dropped."""
-    markup = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", markup)
-    markup = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h[1-6])\s*>", "\n", markup)
-    text = html.unescape(re.sub(r"(?s)<[^>]*>", " ", markup))
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def _first_line(text: str) -> str:
-    line = next((" ".join(s.split()) for s in text.splitlines() if s.strip()), "")
-    if len(line) <= SUBJECT_MAX:
-        return line or "(no subject)"
-    cut = line[:SUBJECT_MAX].rsplit(" ", 1)[0] if " " in line[:SUBJECT_MAX] else line[
-        :SUBJECT_MAX]
-    return cut.rstrip(" ,;:") + "…"
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-
-def _whole_seconds(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def _reset_at(text: str, now: datetime) -> datetime | None:
-    """When the server said to come back ("try again in 15 minutes"), if it said."""
-    match = _WHEN.search(text)
-    if match is None:
-        return None
-    unit = match.group(2).lower()[0]
-    seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
-    return _whole_seconds(now) + timedelta(seconds=seconds)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _scrub(text: str, password: str) -> str:
-    text = text.replace(password, "***") if password else text
-    return " ".join(text.split())[:300]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".new")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(path)
