@@ -175,3 +175,11 @@ def test_a_simulated_run_folder_is_never_continued_live(tmp_path: Path,
     world = new_world(fake_x.kit())
     with pytest.raises(RunFolderError, match="holds a simulated run; a live run cannot"):
         execute(scenario, folder, live=True, clock=world.clock, environ={}, operator=None)
+
+
+def test_resolve_in_a_folder_that_is_no_run_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo"
+    assert main(["resolve", str(missing), "--probe", "p", "--not-posted"]) == 2
+    assert "no run here" in capsys.readouterr().err
+    assert not missing.exists()

@@ -39,7 +39,10 @@ def stop(args: argparse.Namespace) -> int:
 
 def resolve(args: argparse.Namespace) -> int:
     """Settle an uncertain send by what the operator saw on the platform."""
-    with RunFolder(Path(args.folder)) as folder:  # refused while a run is going
+    folder = RunFolder(Path(args.folder))
+    if not folder.exists():  # checked before locking: the lock would create the folder
+        raise RunFolderError(f"{args.folder}: no run here (expected {folder.store_path.name})")
+    with folder:  # refused while a run is going
         store = folder.open_store()
         try:
             zone = ZoneInfo(store.meta()["timezone"])
