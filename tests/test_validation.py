@@ -817,3 +817,26 @@ def test_fast_parser_reads_valid_files_exactly_as_the_exact_one(path: Path) -> N
     fast, exact = load_text(text, "s", fast=True), load_text(text, "s")
     assert fast.data == exact.data
     assert fast.value_marks == exact.value_marks and fast.key_marks == exact.key_marks
+
+
+def test_merge_keys_mean_the_same_whichever_pyyaml_is_installed() -> None:
+    """Of two merged mappings the first listed wins, a merged mapping's own keys beat its own
+    merges, and repeating one mapping changes nothing (PyYAML 6.0.4 reversed the first rule
+    and 6.0.3 kept the repeats: what a scenario means is ours to decide, not theirs)."""
+    from harness.scenario.yamlsafe import load_text
+
+    text = textwrap.dedent("""\
+        a: &a {k: 1, j: 1}
+        b: &b {k: 2, m: 2}
+        first-listed-wins: {<<: [*a, *b], j: 3}
+        own-beats-merged: &d {<<: *a, k: 9}
+        through-a-merge: {<<: *d}
+        repeated: {<<: [*b, *b, *b]}
+        "=": equals is a key
+        """)
+    data = load_text(text, "s.yaml").data
+    assert data["first-listed-wins"] == {"k": 1, "j": 3, "m": 2}
+    assert data["own-beats-merged"] == data["through-a-merge"] == {"k": 9, "j": 1}
+    assert data["repeated"] == {"k": 2, "m": 2}
+    assert data["="] == "equals is a key"
+    assert data["a"] == {"k": 1, "j": 1}, "a merged mapping is left as it was written"

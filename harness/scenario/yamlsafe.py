@@ -26,6 +26,7 @@ aliases of a long text may repeat it, but not beyond this."""
 Path_ = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
 _SAFE_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
@@ -259,6 +260,8 @@ class _Walker:
         # Each scalar node is constructed once, however many aliases repeat it: the value,
         # or the problem it has.
         self.scalars: dict[int, tuple[Any, str | None]] = {}
+        # The pairs each merged mapping brings in, resolved once however often it is merged.
+        self.merged: dict[int, list[tuple[yaml.Node, yaml.Node]]] = {}
 
     def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = node.start_mark
@@ -293,29 +296,29 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
-        own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         refused = _merge_refusal(node)
         if refused:  # like any bomb: reported once, the rest is not looked at
             self.too_big = True
             self._problem(node, path, refused)
             return None
         try:
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys: merged pairs first
-        except yaml.MarkedYAMLError as exc:
-            self._problem(node, path, f"bad merge key: {exc.problem}")
+            merged = _merged_pairs(node, self.merged)
+        except _BadMerge as exc:
+            self._problem(exc.node, path, f"bad merge key: {exc.message}")
             return None
-        merged_count = len(node.value) - own
         # Keys written in this mapping override merged ones; of merged ones, the first merge
-        # listed wins (PyYAML puts it last). Only a key written twice here is a duplicate.
+        # listed wins. Only a key written twice here is a duplicate.
         pairs: dict[str, tuple[yaml.Node, yaml.Node, bool]] = {}
-        for number, (key_node, value_node) in enumerate(node.value):
+        for own, (key_node, value_node) in [(False, pair) for pair in merged] + [
+                (True, pair) for pair in node.value if pair[0].tag != _MERGE_TAG]:
             key = self._key(key_node, path)
             if key is None:
                 continue
-            if number >= merged_count and key in pairs and pairs[key][2]:
-                self._problem(key_node, (*path, key), f"duplicate key {_shorten(key)}")
+            if key in pairs and (pairs[key][2] if own else True):
+                if own:
+                    self._problem(key_node, (*path, key), f"duplicate key {_shorten(key)}")
                 continue
-            pairs[key] = (key_node, value_node, number >= merged_count)
+            pairs[key] = (key_node, value_node, own)
         result: dict[Any, Any] = {}
         for key, (key_node, value_node, _) in pairs.items():
             child = (*path, key)
@@ -325,6 +328,8 @@ class _Walker:
         return result
 
     def _key(self, key_node: yaml.Node, path: Path_) -> str | None:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _VALUE_TAG:
+            return str(key_node.value)  # `=:` is a key named "=", as YAML 1.1 loaders read it
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
             self._problem(key_node, path, "mapping keys must be plain text")
             return None
@@ -367,6 +372,41 @@ def _shorten(text: str, limit: int = 60, *, quote: bool = True) -> str:
     if len(text) > limit:
         text = f"{text[: limit // 2]}...{text[-limit // 2:]} ({len(text):,} characters)"
     return repr(text) if quote else text
+
+
+class _BadMerge(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node, self.message = node, message
+
+
+def _merged_pairs(node: yaml.MappingNode,
+                  done: dict[int, list[tuple[yaml.Node, yaml.Node]]]) -> list[
+                      tuple[yaml.Node, yaml.Node]]:
+    """The pairs ``node``'s merge keys (``<<``) bring in, in order of precedence: of two
+    merged mappings the one listed first wins, and a merged mapping's own merges are resolved
+    first. ``node`` itself is left as it was.
+
+    Our own rather than PyYAML's ``flatten_mapping``, which changes the nodes it resolves and
+    whose results differ between releases (6.0.4 drops repeated keys and reverses which merge
+    wins): what a scenario means must not depend on which PyYAML is installed. Sizes and depths
+    are bounded by :func:`_merge_refusal` before this runs."""
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE_TAG:
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                expected = ("a mapping for merging" if source is not value_node
+                            else "a mapping or list of mappings for merging")
+                raise _BadMerge(source, f"expected {expected}, but found {source.id}")
+            if id(source) not in done:
+                done[id(source)] = []  # a mapping merged into itself adds nothing more
+                done[id(source)] = [pair for pair in source.value
+                                    if pair[0].tag != _MERGE_TAG] + _merged_pairs(source, done)
+            merged.extend(done[id(source)])
+    return merged
 
 
 def _merge_refusal(node: yaml.MappingNode) -> str | None:
