@@ -9,6 +9,7 @@ level; the faster brand is the one with the lower restricted mean time to reply.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -79,4 +80,5 @@ def _logrank(first: list[Outcome], second: list[Outcome], window: float) -> floa
     if not any(events for events, _ in samples) or not all(e or c for e, c in samples):
         return None
     x, y = (CensoredData(uncensored=events, right=censored) for events, censored in samples)
-    return float(logrank(x, y).pvalue)
+    p_value = float(logrank(x, y).pvalue)
+    return p_value if math.isfinite(p_value) else None  # no variance: no test, not NaN

@@ -33,7 +33,9 @@ class Rate:
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval for k successes in n trials."""
+    """Wilson score interval for k successes in n trials, exact at its edges: 0 of n has a
+    lower bound of exactly 0 and n of n an upper bound of exactly 1 (the formula's floating
+    point would give a hair above 0 and below 1, and a bar drawn from it a negative length)."""
     if n <= 0:
         return None
     if not 0 <= k <= n:
@@ -42,4 +44,6 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float] | None:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high

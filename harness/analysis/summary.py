@@ -111,8 +111,9 @@ def _group_records(sent: Sequence[Outcome], key: Callable[[Outcome], str],
 
 def _comparison_record(comparison: Comparison) -> dict[str, Any]:
     return {"first": rate_record(comparison.first), "second": rate_record(comparison.second),
-            "odds_ratio": comparison.odds_ratio, "p_value": comparison.p_value,
-            "test": comparison.test}
+            "odds_ratio": comparison.odds_ratio,
+            "odds_ratio_undefined": comparison.odds_ratio_undefined,
+            "p_value": comparison.p_value, "test": comparison.test}
 
 
 def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ text, and charts are embedded as images with alt text, so the page needs no netw
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
 from harness.report import charts as charting
-from harness.report.files import write_csv
+from harness.report.files import json_text, write_csv
 from harness.report.poster import draw_poster
 from harness.scenario.model import Scenario
 from harness.store.records import ReplyRecord
@@ -80,8 +79,7 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     poster = out / "infographic.png"
     draw_poster(summary, poster)
     summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+    summary_path.write_text(json_text(summary), encoding="utf-8")
     probes = out / "probes.csv"
     zone = ZoneInfo(scenario.timezone)
     with probes.open("w", encoding="utf-8", newline="") as handle:

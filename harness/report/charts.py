@@ -156,7 +156,8 @@ def _curves(by: str, sent: Sequence[Outcome], window: float,
     axes.set_xlabel("hours after the message was sent")
     axes.set_ylabel("answered so far (%)")
     axes.grid(axis="y", color=FAINT)
-    axes.legend(frameon=False, fontsize=9)
+    if keys:  # no message sent: no curve to name
+        axes.legend(frameon=False, fontsize=9)
     every = {GROUPS[by](o) for o in sent}
     title = f"How fast messages were answered, by {GROUP_WORDS[by]}" + _of(keys, every)
     axes.set_title(title, loc="left", fontweight="bold")
@@ -215,6 +216,14 @@ def timeline(outcomes: Sequence[Outcome], labels: Mapping[str, str],
             grid[row][column] = max(grid[row][column], float(level(outcome, thresholds)))
     palette = ListedColormap(["#FFFFFF"] + [OKABE_ITO[c] for c in (
         "grey", "vermillion", "orange", "green", "blue", "purple")])
+    if not sent:  # a heat map of nothing cannot be drawn: say so in its place
+        title = "Every message, day by day: no message has been sent"
+        figure, axes = plt.subplots(figsize=(6, 1.6))
+        axes.set_axis_off()
+        axes.set_title(title, loc="left", fontweight="bold", fontsize=11)
+        axes.text(0, 0.5, "Nothing to show until the first message is sent.", color=INK,
+                  transform=axes.transAxes)
+        return Chart("timeline", title, "Heat map: no message has been sent.", figure)
     figure, axes = plt.subplots(figsize=(max(6, 0.35 * len(days) + 3), 0.35 * len(brands) + 2))
     axes.imshow([[v + 1 for v in row] for row in grid], cmap=palette, vmin=0, vmax=6,
                 aspect="auto")

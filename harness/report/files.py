@@ -46,7 +46,13 @@ def _csv_value(value: object) -> object:
     return "" if value is None else value
 
 
+def json_text(data: object) -> str:
+    """Pretty, stable, strict JSON (RFC 8259: keys in the order given, UTF-8 kept as is). A
+    NaN or an infinity is a bug upstream (an undefined statistic is ``None`` with a reason),
+    so it raises here rather than writing a file other tools refuse."""
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_json(data: object, out: TextIO) -> None:
-    """Pretty, stable JSON (keys in the order given, UTF-8 kept as is)."""
-    json.dump(data, out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    """:func:`json_text` of ``data``, written to ``out``."""
+    out.write(json_text(data))

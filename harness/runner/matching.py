@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,26 @@ from harness.channels.base import IncomingReply
 from harness.runner.roster import Roster
 from harness.store.records import ReplyRecord
 
-_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False)
+
+
+def raw_json(raw: object) -> str:
+    """A platform's raw answer as strict JSON for the store: a NaN or an infinity in it (JSON
+    parsers in Python accept them) is kept as its text."""
+    try:
+        return _RAW_ENCODER.encode(raw)
+    except ValueError:
+        return _RAW_ENCODER.encode(_finite(raw))
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -80,4 +100,4 @@ class MatchIndex:
             step=match.step, matched_by=match.matched_by, author=reply.author,
             from_brand=match.from_brand, kind=reply.kind, automated=reply.automated,
             text=reply.text, created_at=reply.created_at, received_at=received_at,
-            in_reply_to=reply.in_reply_to, raw=_RAW_ENCODER.encode(dict(reply.raw)))
+            in_reply_to=reply.in_reply_to, raw=raw_json(dict(reply.raw)))
