@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections import Counter
@@ -13,7 +14,8 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from harness.cli.output import printable, table
-from harness.errors import ScenarioError
+from harness.cli.paths import writable_file, write_text_atomically
+from harness.errors import ScenarioError, UsageError
 from harness.report.files import write_csv, write_json
 from harness.runner.limits import STOP_FILE
 from harness.store.folder import RunFolder
@@ -155,15 +157,21 @@ def export(args: argparse.Namespace) -> int:
     from harness.analysis.outcomes import from_store
     from harness.scenario.model import Scenario
 
+    target = writable_file(Path(args.output), "-o") if args.output else None
+
     with _open_store(args.folder) as store:
         meta = store.meta()
         settings = Scenario.model_validate_json(meta["scenario_json"]).report
         zone = ZoneInfo(meta["timezone"])
         records = [o.row(zone, settings.quick_reply.total_seconds(),
                          settings.slow_reply.total_seconds()) for o in from_store(store)]
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as handle:
-            _write_export(records, args.format, handle)
+    if target is not None:
+        text = io.StringIO(newline="")
+        _write_export(records, args.format, text)
+        try:
+            write_text_atomically(target, text.getvalue())
+        except OSError as exc:
+            raise UsageError(f"-o {target}: cannot write: {exc.strerror or exc}") from None
     else:
         _write_export(records, args.format, sys.stdout)
     return 0

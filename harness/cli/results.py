@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from harness.analysis.leaderboard import group, leaderboard
 from harness.analysis.outcomes import from_store
 from harness.cli.output import printable, table
+from harness.cli.paths import writable_file, writable_folder
 from harness.durations import format_duration
 from harness.errors import UsageError
 from harness.store.folder import RunFolder
@@ -55,7 +56,7 @@ def print_race(folder: Path) -> None:
 def report(args: argparse.Namespace) -> int:
     """`shopper report DIR [--out OUTDIR]`."""
     folder = Path(args.folder)
-    out = Path(args.out) if args.out else folder / "report"
+    out = writable_folder(Path(args.out) if args.out else folder / "report", "--out")
     files = write_report(folder, out)
     print(f"report: {files.html}\nposter: {files.poster}\ncharts: {out / 'charts'}\n"
           f"data:   {files.summary}, {files.probes}")
@@ -69,6 +70,8 @@ def write_report(folder: Path, out: Path) -> ReportFiles:
     store = RunFolder(folder).open_store()
     try:
         return build_report(store, out)
+    except OSError as exc:  # the disk filled, or the folder went away while writing
+        raise UsageError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         store.close()
 
@@ -78,8 +81,9 @@ def chart(args: argparse.Namespace) -> int:
     from harness.report import charts
     from harness.scenario.model import Scenario
 
-    target = Path(args.out)
-    if target.suffix not in (".png", ".svg"):
+    target = writable_file(Path(args.out), "--out")
+    image_format = target.suffix.lower()[1:]
+    if image_format not in ("png", "svg"):
         raise UsageError(f"{target}: the chart file must end in .png or .svg")
     store = RunFolder(Path(args.folder)).open_store()
     try:
@@ -93,8 +97,15 @@ def chart(args: argparse.Namespace) -> int:
     drawn = charts.chart(args.metric, args.by, results,
                          scenario.schedule.observation_window.total_seconds(), labels,
                          thresholds_of(scenario.report))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    drawn.figure.savefig(target, format=target.suffix[1:])
-    charts.close(drawn)
+    staging = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        drawn.figure.savefig(staging, format=image_format)
+        staging.replace(target)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise UsageError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        charts.close(drawn)
     print(f"{target}: {printable(drawn.title)}")
     return 0

@@ -80,7 +80,7 @@ def _live(args: argparse.Namespace) -> RunResult:
     scenario = load_scenario(args.scenario)
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
-    folder = Path(args.out) if args.out else Path("results") / scenario.name
+    folder = _run_folder(args, scenario.name)
     text, ready = preflight(scenario, build_plan(scenario), folder, os.environ,
                             (args.max_per_brand_per_day, args.max_messages))
     print(text)
@@ -111,12 +111,22 @@ def _simulate(args: argparse.Namespace) -> RunResult:
     scenario = load_scenario(args.scenario)
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
-    folder = Path(args.out) if args.out else Path("results") / scenario.name
+    folder = _run_folder(args, scenario.name)
     source = Path(args.scenario).read_text(encoding="utf-8")
     result = simulate(scenario, folder, source=source, source_name=str(args.scenario),
                       quiet=args.quiet)
     _say_how_it_ended(folder, result)
     return result
+
+
+def _run_folder(args: argparse.Namespace, name: str) -> Path:
+    """The run folder ``--out`` names (default ``results/<name>/``), checked before anything
+    is written; `race` also writes its report inside it."""
+    from harness.cli.paths import writable_folder
+
+    if args.out:
+        return writable_folder(Path(args.out), "--out")
+    return writable_folder(Path("results") / name, "run folder")
 
 
 def _say_how_it_ended(folder: Path, result: RunResult) -> None:
