@@ -164,6 +164,13 @@ class ChannelAdapter(ABC):
     def poll(self, cursor: str | None) -> PollResult:
         """Everything addressed to our personas since ``cursor``, oldest first."""
 
+    def planned_id(self, message: OutgoingMessage) -> str | None:
+        """The id a post of ``message`` will carry, where the adapter fixes it before calling
+        the platform (email's Message-ID), else ``None``. The runner stores it with the
+        intent, so a reply threading to a post whose outcome a crash left unknown is credited
+        to that post, and proves it went out."""
+        return None
+
     def find_post(self, message: OutgoingMessage) -> SentPost | None:
         """Look for ``message`` among what the persona posted (to settle a send a crash
         interrupted). ``None`` means the platform says it was never posted."""

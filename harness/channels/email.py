@@ -272,17 +272,29 @@ class EmailChannel(ChannelAdapter):
                 quit_quietly(smtp)
         return SentPost(str(mail["Message-ID"]), created)
 
+    def planned_id(self, message: OutgoingMessage) -> str | None:
+        """Our Message-ID for ``message``: fixed by the run's key before anything is sent."""
+        try:
+            address = self._address(message.persona_id, message.persona_account)
+            return self._message_id(message, address)
+        except (NotConfigured, TransientError, OSError):
+            return None  # the send itself will say what is wrong
+
+    def _message_id(self, message: OutgoingMessage, address: str) -> str:
+        domain = address.rpartition("@")[2]
+        suffix = "" if message.step == 0 else f".{message.step}"
+        return f"<{self._tag(message.probe_id)}{suffix}@{domain.lower()}>"
+
     def _compose(self, message: OutgoingMessage, address: str, to: str,
                  created: datetime) -> EmailMessage:
         local, _, domain = address.rpartition("@")
         tag = self._tag(message.probe_id)
-        suffix = "" if message.step == 0 else f".{message.step}"
         mail = EmailMessage()
         mail["From"] = formataddr((self._persona_names.get(message.persona_id, ""), address))
         mail["To"] = formataddr((self._brand_names.get(message.brand_id, ""), to))
         mail["Subject"] = self._subject(message)
         mail["Date"] = format_datetime(created)
-        mail["Message-ID"] = f"<{tag}{suffix}@{domain.lower()}>"
+        mail["Message-ID"] = self._message_id(message, address)
         if self.config.settings.get("plus_tag"):
             mail["Reply-To"] = f"{local}+{tag}@{domain}"
         if message.in_reply_to:

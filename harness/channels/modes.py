@@ -53,6 +53,9 @@ class _Gate(ChannelAdapter):
     def find_post(self, message: OutgoingMessage) -> SentPost | None:
         return self.inner.find_post(message)
 
+    def planned_id(self, message: OutgoingMessage) -> str | None:
+        return self.inner.planned_id(message)
+
     @property
     def can_find_posts(self) -> bool:
         return self.inner.can_find_posts

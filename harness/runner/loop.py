@@ -139,9 +139,10 @@ class Runner:
             self.retries.pop(key, None)
         elif record.state == "uncertain":
             self.stats.uncertain += record.step == 0
-            if record.platform_id and record.sent_at is not None:  # what it is, if it went:
+            if record.platform_id:  # what it is, if it went (its time: about when intended)
                 self.index.add_post(record.platform_id, probe.probe_id, record.step,
-                                    record.sent_at, probe.channel, probe.persona, probe.brand)
+                                    record.sent_at or record.intended_at, probe.channel,
+                                    probe.persona, probe.brand)
                 self.unconfirmed[record.platform_id] = key
         elif record.state in ("failed", "not_sent"):
             if record.retry_at is not None:
@@ -237,8 +238,12 @@ class Runner:
         for probe, step, in_reply_to, text in due:
             previous = self.attempts.get((probe.probe_id, step))
             attempt = previous.attempt + 1 if previous else 1
-            intents.append(SendRecord(probe.probe_id, step, attempt, "intended", now, None, None,
-                                      in_reply_to, text))
+            # Whatever the adapter fixes before the call (a Message-ID) is stored with the
+            # intent: a reply threading to it finds its probe even if a crash follows.
+            planned = self.channels[probe.channel].planned_id(
+                self._message(probe, step, text, in_reply_to))
+            intents.append(SendRecord(probe.probe_id, step, attempt, "intended", now, None,
+                                      planned, in_reply_to, text))
         if self.limits is not None:
             for record in intents:
                 brand = self.by_id[record.probe_id].brand
@@ -408,11 +413,14 @@ class Runner:
         for record in records:
             key = self.unconfirmed.get(record.in_reply_to or "")
             attempt = self.attempts.get(key) if key else None
-            if attempt is None or attempt.state != "uncertain" or attempt.sent_at is None:
+            if attempt is None or attempt.state != "uncertain":
                 continue
             del self.unconfirmed[attempt.platform_id or ""]
             self.stats.uncertain -= attempt.step == 0
-            outcome = sending.sent(attempt, attempt.platform_id or "", attempt.sent_at)
+            # Without the platform's own time of the post, the moment it was handed over
+            # stands in (a send is made in the same pass as its intent).
+            outcome = sending.sent(attempt, attempt.platform_id or "",
+                                   attempt.sent_at or _whole_second(attempt.intended_at))
             self._batch.outcomes.append(outcome)
             self._record_outcome(outcome)
 
@@ -493,6 +501,12 @@ class Runner:
         if not candidates:
             return None
         return max(min(candidates), now) if self.clock.is_virtual else min(candidates)
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """``moment`` rounded up to a whole second, as platforms (and our Date header) time posts."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def _counts(reply: ReplyRecord) -> bool:

@@ -78,7 +78,9 @@ class MatchIndex:
             if reference and reference in self.posts:
                 found, how = self.posts[reference], name
                 break
-        if found is None and author_brand is not None:
+        # Recency is for what names no message it answers (a DM, a fresh mention): a reply
+        # that answers a message we do not know is never guessed onto another probe.
+        if found is None and author_brand is not None and not reply.in_reply_to:
             persona = roster.persona_of(channel, reply.to_account)
             sends = self.recent.get((channel, persona or "", author_brand), [])
             position = bisect.bisect_right(sends, (reply.created_at, "\uffff", 1 << 30))

@@ -173,9 +173,9 @@ class Store:
             if batch.intents:
                 db.executemany(
                     "INSERT INTO sends (probe_id, step, attempt, state, intended_at,"
-                    " in_reply_to, text) VALUES (?, ?, ?, 'intended', ?, ?, ?)",
-                    [(s.probe_id, s.step, s.attempt, _ts(s.intended_at), s.in_reply_to, s.text)
-                     for s in batch.intents])
+                    " platform_id, in_reply_to, text) VALUES (?, ?, ?, 'intended', ?, ?, ?, ?)",
+                    [(s.probe_id, s.step, s.attempt, _ts(s.intended_at), s.platform_id,
+                      s.in_reply_to, s.text) for s in batch.intents])
         batch.clear()
 
     def last_activity(self) -> datetime | None:
