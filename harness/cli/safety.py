@@ -68,6 +68,9 @@ def resolve(args: argparse.Namespace) -> int:
                                  datetime.now(UTC), "not_sent")
                 said = "not posted: it is sent at the next `shopper run`"
             store.write(WriteBatch(outcomes=[outcome]))
+            if "finished_at" in store.meta():  # the settled probe has to be followed again
+                store.clear_meta("finished_at")
+                said += "; the run is open again: rerun `shopper run` to follow it"
         finally:
             store.close()
     print(f"{args.probe} step {args.step}: {said}")

@@ -193,6 +193,11 @@ class Store:
         """All metadata: scenario name, hash and snapshot, seed, clock, finished_at..."""
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
 
+    def clear_meta(self, key: str) -> None:
+        """Remove one metadata value (nothing happens if it is not set)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def set_meta(self, key: str, value: str) -> None:
         """Set one metadata value."""
         with self.transaction():
