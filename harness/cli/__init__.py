@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check scenario files. Every problem is listed as FILE:LINE:COL: field: "
         "message. Exit status 0 if all are valid, 2 otherwise. Nothing is sent or written.")
     validate.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
+    _max_probes_argument(validate)
     validate.set_defaults(handler=_lazy("harness.cli.inspect", "validate"))
 
     plan = commands.add_parser(
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("scenario", metavar="SCENARIO")
     plan.add_argument("--format", choices=("table", "csv", "json"), default="table",
                       help="table (default) for people; csv or json as data")
-    plan.add_argument("--seed", type=int, help="override the scenario's seed")
+    plan.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    _max_probes_argument(plan)
     plan.set_defaults(handler=_lazy("harness.cli.inspect", "plan"))
 
     schema = commands.add_parser(
@@ -74,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the report in DIR/report. On a finished run folder it only shows and reports.")
     race.add_argument("scenario", metavar="SCENARIO")
     race.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
-    race.add_argument("--seed", type=int, help="override the scenario's seed")
+    race.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    _max_probes_argument(race)
     race.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     race.set_defaults(handler=_lazy("harness.cli.running", "race"), simulate=True)
 
@@ -203,8 +206,39 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                      help="with --live: never send more than N messages in the whole run "
                      "(default 1000; 0: no cap)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    _max_probes_argument(run)
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+MAX_SEED = 2**63 - 1  # as the scenario's own `seed:` allows
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is between 0 and {MAX_SEED:,} (as in the "
+                                         f"scenario file), not {value:,}")
+    return value
+
+
+def _max_probes_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-probes", type=_positive, default=None, metavar="N",
+                         help="refuse a plan of more than N probes (default 1,000,000: "
+                         "about 1.1 GB to expand); counted before anything is expanded")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _cap(text: str) -> int | None:

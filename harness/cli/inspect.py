@@ -24,21 +24,21 @@ from harness.store.sqlite import Store
 
 def validate(args: argparse.Namespace) -> int:
     """Check each scenario; print every problem; exit 2 if any file has one."""
-    from harness.plan.expand import build_plan
+    from harness.plan.size import plan_size
     from harness.scenario.load import load_scenario
 
     failed = 0
     for name in args.scenarios:
         try:
-            scenario = load_scenario(name)
+            scenario = load_scenario(name, max_probes=args.max_probes)
         except ScenarioError as exc:
             failed += 1
             print(str(exc), file=sys.stderr)
             count = len(exc.problems)
             print(f"{name}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
             continue
-        probes = build_plan(scenario)
-        print(f"{name}: ok ({scenario.name}: {len(probes)} probes, {len(scenario.brands)} brands,"
+        probes = plan_size(scenario).probes  # counted, not expanded: validate stays small
+        print(f"{name}: ok ({scenario.name}: {probes} probes, {len(scenario.brands)} brands,"
               f" {len(scenario.personas)} personas, {len(scenario.categories)} categories)")
     return 2 if failed else 0
 
@@ -50,7 +50,7 @@ def plan(args: argparse.Namespace) -> int:
     from harness.plan.probe import PLAN_FIELDS
     from harness.scenario.load import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, max_probes=args.max_probes)
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
     probes = build_plan(scenario)

@@ -77,7 +77,7 @@ def _live(args: argparse.Namespace) -> RunResult:
     from harness.cli.operator import TerminalOperator
     from harness.plan.expand import build_plan
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, max_probes=args.max_probes)
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
     folder = _run_folder(args, scenario.name)
@@ -108,7 +108,7 @@ def _live(args: argparse.Namespace) -> RunResult:
 
 
 def _simulate(args: argparse.Namespace) -> RunResult:
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, max_probes=args.max_probes)
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
     folder = _run_folder(args, scenario.name)

@@ -24,8 +24,10 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_RENDER_PROBLEMS = 20
 
 
-def check(scenario: Scenario, located: Located) -> tuple[Scenario, list[Problem]]:
-    """Resolve channel platforms and return the scenario with every problem found."""
+def check(scenario: Scenario, located: Located,
+          max_probes: int | None = None) -> tuple[Scenario, list[Problem]]:
+    """Resolve channel platforms and return the scenario with every problem found. A plan of
+    more than ``max_probes`` (default ``MAX_PROBES``) is one of them."""
     problems: list[Problem] = []
 
     def report(path: Path_, message: str, *, key: bool = False) -> None:
@@ -34,7 +36,7 @@ def check(scenario: Scenario, located: Located) -> tuple[Scenario, list[Problem]
     _duplicates(scenario, report)
     scenario = _resolve_channels(scenario, report)
     _references(scenario, report)
-    _calendar(scenario, report)
+    _calendar(scenario, report, max_probes)
     _design(scenario, report)
     _secrets(scenario, report)
     if not problems:  # templates only make sense once references hold
@@ -205,12 +207,18 @@ def personas_for_channel(scenario: Scenario, channel: Channel) -> list[str]:
             and p.accounts.get(channel.id)]
 
 
-def _calendar(scenario: Scenario, report: Report) -> None:
-    from harness.plan.calendar import send_dates
+def _calendar(scenario: Scenario, report: Report, max_probes: int | None) -> None:
+    from harness.plan.size import MAX_PROBES, plan_size, too_big
 
-    if not send_dates(scenario.schedule):
+    size = plan_size(scenario)
+    if not size.sending_days:
         report(("schedule",), "the schedule has no sending days (check weekdays, weeks and "
                               "exclude_dates)")
+    schedule = scenario.schedule
+    refused = too_big(size, MAX_PROBES if max_probes is None else max_probes, schedule.weeks,
+                      len(set(schedule.weekdays)))
+    if refused:
+        report(("schedule",), refused, key=True)
 
 
 def _design(scenario: Scenario, report: Report) -> None:

@@ -17,32 +17,34 @@ from harness.scenario.model import Scenario
 from harness.scenario.yamlsafe import FAST, Located, Path_, load_file, load_text
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, max_probes: int | None = None) -> Scenario:
     """Load, validate and cross-check a scenario file.
 
     Raises :class:`ScenarioError` listing every problem, each with file, line, column and
-    field path. Nothing is sent or written.
+    field path. Nothing is sent or written. A plan of more than ``max_probes`` probes
+    (default ``harness.plan.size.MAX_PROBES``) is a problem.
     """
-    return _fast_then_exact(lambda fast: load_file(Path(path), fast=fast))
+    return _fast_then_exact(lambda fast: load_file(Path(path), fast=fast), max_probes)
 
 
-def load_scenario_text(text: str, file: str = "<scenario>") -> Scenario:
+def load_scenario_text(text: str, file: str = "<scenario>", *,
+                       max_probes: int | None = None) -> Scenario:
     """Like :func:`load_scenario`, for text already in memory."""
-    return _fast_then_exact(lambda fast: load_text(text, file, fast=fast))
+    return _fast_then_exact(lambda fast: load_text(text, file, fast=fast), max_probes)
 
 
-def _fast_then_exact(read: Callable[[bool], Located]) -> Scenario:
+def _fast_then_exact(read: Callable[[bool], Located], max_probes: int | None) -> Scenario:
     """Load with libyaml's fast parser; if anything at all is wrong, load again with the
     pure-Python parser, whose positions and messages are the ones users see."""
     if FAST:
         try:
-            return check_located(read(True))
+            return check_located(read(True), max_probes)
         except ScenarioError:
             pass
-    return check_located(read(False))
+    return check_located(read(False), max_probes)
 
 
-def check_located(located: Located) -> Scenario:
+def check_located(located: Located, max_probes: int | None = None) -> Scenario:
     """Validate parsed data against the model, then run the cross-section checks."""
     if not isinstance(located.data, dict):
         raise ScenarioError([located.problem((), "a scenario must be a mapping of sections")])
@@ -52,7 +54,7 @@ def check_located(located: Located) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_translate(exc, located)) from None
-    scenario, problems = checks.check(scenario, located)
+    scenario, problems = checks.check(scenario, located, max_probes)
     if problems:
         raise ScenarioError(problems)
     return scenario
