@@ -20,13 +20,35 @@ from harness.store.records import ReplyRecord
 _RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False)
 
 
-def raw_json(raw: object) -> str:
+MAX_STORED_TEXT = 64 * 1024
+"""Characters of a reply's text, and of its raw payload, that are stored: a brand (or anyone
+writing to a persona) cannot fill the disk with one message."""
+
+
+MAX_STORED_AUTHOR = 1_000
+"""Characters of a reply's author (a handle or an address) that are stored."""
+
+
+def stored_text(text: str, limit: int = MAX_STORED_TEXT) -> str:
+    """``text`` as stored: whole, or cut at ``limit`` characters with the cut marked and the
+    original length given."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[cut by shopper: {len(text):,} characters in all]"
+
+
+def raw_json(raw: object, limit: int = MAX_STORED_TEXT) -> str:
     """A platform's raw answer as strict JSON for the store: a NaN or an infinity in it (JSON
-    parsers in Python accept them) is kept as its text."""
+    parsers in Python accept them) is kept as its text; a payload over ``limit`` characters
+    is kept as its start, inside a JSON object that says it was cut and how long it was."""
     try:
-        return _RAW_ENCODER.encode(raw)
+        text = _RAW_ENCODER.encode(raw)
     except ValueError:
-        return _RAW_ENCODER.encode(_finite(raw))
+        text = _RAW_ENCODER.encode(_finite(raw))
+    if len(text) <= limit:
+        return text
+    return _RAW_ENCODER.encode({"cut_by_shopper": True, "length": len(text),
+                                "start": text[:limit]})
 
 
 def _finite(value: object) -> object:
@@ -99,7 +121,9 @@ class MatchIndex:
         match = self.match(channel, reply, roster)
         return ReplyRecord(
             channel=channel, platform_id=reply.platform_id, probe_id=match.probe_id,
-            step=match.step, matched_by=match.matched_by, author=reply.author,
+            step=match.step, matched_by=match.matched_by,
+            author=stored_text(reply.author, MAX_STORED_AUTHOR),
             from_brand=match.from_brand, kind=reply.kind, automated=reply.automated,
-            text=reply.text, created_at=reply.created_at, received_at=received_at,
+            text=stored_text(reply.text), created_at=reply.created_at,
+            received_at=received_at,
             in_reply_to=reply.in_reply_to, raw=raw_json(dict(reply.raw)))
