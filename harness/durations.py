@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-PATTERN = r"^\s*(\d+(\.\d+)?\s*(w|d|h|m|s)\s*)+$"
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
+# ASCII digits and spaces only, and no `$`: read alike by Python and by an editor's ECMA-262
+# engine (the scenario schema anchors it; see harness.scenario.patterns).
+PATTERN = r"[ \t]*([0-9]+(\.[0-9]+)?[ \t]*(w|d|h|m|s)[ \t]*)+"
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)[ \t]*(w|d|h|m|s)")
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse ``"1h30m"``-style text; raise ``ValueError`` with a readable message."""
-    if not isinstance(text, str) or not re.match(PATTERN, text):
+    if not isinstance(text, str) or not re.fullmatch(PATTERN, text):
         raise ValueError(f"expected a duration like '90s', '15m', '2h30m' or '7d', got {text!r}")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
     return timedelta(seconds=seconds)

@@ -42,6 +42,10 @@ class Platform:
     max_length: int | None
     length: Callable[[str], int] = plain_length
     mention_prefix: str = "@"
+    accounts_are_tokens: bool = True
+    """Whether an account here is one token (``@Acme``, ``care@acme.example``), so a space in
+    one is a mistake; on ``other`` (manual channels: a Facebook page, a phone line) an
+    account may be any label."""
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -49,5 +53,5 @@ PLATFORMS: dict[str, Platform] = {
     "mastodon": Platform("mastodon", 500),
     "bluesky": Platform("bluesky", 300),
     "email": Platform("email", None, mention_prefix=""),
-    "other": Platform("other", None),
+    "other": Platform("other", None, accounts_are_tokens=False),
 }

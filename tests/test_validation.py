@@ -322,7 +322,7 @@ def test_yaml_11_booleans_are_key_names_not_values() -> None:
     ("    platform: x", "    platform: x\n    poll_every: 0s", "channels[0].poll_every",
      "must be longer than zero"),
     ('hashtag: "#Acme"', "hashtag: Acme", "brands[0].hashtag",
-     "String should match pattern '^#\\w+$' (got 'Acme')"),
+     "a hashtag is '#' then letters, digits or '_' (got 'Acme')"),
 ])
 def test_wrong_types_and_values(old: str, new: str, path: str, message: str) -> None:
     problem = only_problem(edit(old, new))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from harness.cli.output import printable, table
+from harness.cli.output import inert_lines, printable, table
 from harness.cli.paths import writable_file, write_text_atomically
 from harness.errors import ScenarioError, UsageError
 from harness.report.files import write_csv, write_json
@@ -172,6 +172,10 @@ def export(args: argparse.Namespace) -> int:
             write_text_atomically(target, text.getvalue())
         except OSError as exc:
             raise UsageError(f"-o {target}: cannot write: {exc.strerror or exc}") from None
+    elif sys.stdout.isatty():  # shown, not saved: nothing in it may drive the terminal
+        text = io.StringIO(newline="")
+        _write_export(records, args.format, text)
+        sys.stdout.write(inert_lines(text.getvalue()))
     else:
         _write_export(records, args.format, sys.stdout)
     return 0

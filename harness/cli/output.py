@@ -20,6 +20,12 @@ def printable(value: object) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def inert_lines(text: str) -> str:
+    """Lines of text safe to show on a terminal: line breaks kept, every other control
+    character (an escape sequence from scenario or reply text) shown as an escape."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]],
           align: str | None = None) -> str:
     """An aligned plain-text table. ``align`` has one 'l' or 'r' per column."""

@@ -36,6 +36,8 @@ def check(scenario: Scenario, located: Located,
     _duplicates(scenario, report)
     scenario = _resolve_channels(scenario, report)
     _references(scenario, report)
+    if not problems:  # accounts make sense once the channels they name exist
+        _accounts(scenario, report)
     _calendar(scenario, report, max_probes)
     _design(scenario, report)
     _secrets(scenario, report)
@@ -193,6 +195,41 @@ def _references(scenario: Scenario, report: Report) -> None:
                 report(("brands", index, "handles"),
                        f"brand {brand.id!r} has no handle on channel {channel.id!r}: its "
                        "replies there could not be told from anyone else's")
+
+
+def _accounts(scenario: Scenario, report: Report) -> None:
+    """Accounts on platforms where an account is one token hold no space; every persona can
+    be sent to some brand (an account on a channel that serves one)."""
+    from harness.platforms import PLATFORMS
+    from harness.scenario.patterns import HANDLE
+
+    token = re.compile(HANDLE)
+    tokens_only = {c.id for c in scenario.channels
+                   if PLATFORMS.get(c.platform or "other", PLATFORMS["other"]).accounts_are_tokens}
+    rule = ("an account here is one word (no spaces or invisible characters): it is matched "
+            "against what the platform says")
+
+    def one_token(path: Path_, value: str) -> None:
+        if token.fullmatch(value.strip()) is None:
+            report(path, f"{rule} (got {value!r})")
+
+    used: set[str] = set()
+    for index, persona in enumerate(scenario.personas):
+        for channel_id, account in persona.accounts.items():
+            if channel_id in tokens_only:
+                one_token(("personas", index, "accounts", channel_id), account)
+    for index, brand in enumerate(scenario.brands):
+        for channel_id, handles in brand.handles.items():
+            for position, handle in enumerate(handles):
+                if channel_id in tokens_only:
+                    one_token(("brands", index, "handles", channel_id, position), handle)
+        for channel in channels_for_brand(scenario, brand.id):
+            used.update(personas_for_channel(scenario, channel))
+    for index, persona in enumerate(scenario.personas):
+        if persona.id not in used:
+            report(("personas", index, "accounts"),
+                   f"persona {persona.id!r} has no account on any channel that serves a brand: "
+                   "no message could ever be sent from it")
 
 
 def channels_for_brand(scenario: Scenario, brand_id: str) -> list[Channel]:

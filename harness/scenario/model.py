@@ -21,9 +21,11 @@ from pydantic import (
 
 from harness.scenario.types import (
     Duration,
+    Hashtag,
     Identifier,
     MentionMode,
     Probability,
+    Slug,
     TimeOfDay,
     TimeZoneName,
     Weekday,
@@ -134,7 +136,7 @@ class Brand(Model):
         default_factory=dict,
         description="Official handles per channel id; several allowed (main and care accounts).",
     )
-    hashtag: str | None = Field(None, pattern=r"^#\w+$")
+    hashtag: Hashtag | None = None
     timezone: TimeZoneName | None = Field(
         None, description="Defaults to the scenario's time zone.")
     business_hours: BusinessHours = BusinessHours()
@@ -251,8 +253,7 @@ def _matchups(value: Any) -> Any:
 class Scenario(Model):
     """One experiment: who asks whom what, when, and where."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
-                               description="Short slug; names the default results folder.")]
+    name: Annotated[Slug, Field(description="Short slug; names the default results folder.")]
     title: str = ""
     description: str = ""
     seed: int = Field(0, ge=0, le=2**63 - 1)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from harness.durations import PATTERN as DURATION_PATTERN
 from harness.durations import compact_duration, parse_duration
+from harness.scenario.patterns import (
+    HASHTAG,
+    IDENTIFIER,
+    SLUG,
+    pattern_text,
+    schema_pattern,
+)
+
+TIME_OF_DAY = r"([01]?[0-9]|2[0-3]):([0-5][0-9])"
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MENTION_MODES = ("at", "name", "hashtag")
@@ -19,13 +28,18 @@ MentionMode = Literal["at", "name", "hashtag"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
-Identifier = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="Letters, digits, '-', '_' and '.'; at most 64 characters.",
-    ),
-]
+
+
+if TYPE_CHECKING:
+    Hashtag = str
+    Identifier = str
+    Slug = str
+else:
+    Hashtag = pattern_text(HASHTAG, "a hashtag is '#' then letters, digits or '_'")
+    Identifier = pattern_text(IDENTIFIER, "an id is 1-64 ASCII letters, digits, '-', '_' or "
+                              "'.', starting with a letter or digit")
+    Slug = pattern_text(SLUG, "a name is 1-64 lower-case ASCII letters, digits, '-' or '_', "
+                        "starting with a letter or digit (it names the results folder)")
 
 
 def _duration(value: Any) -> timedelta:
@@ -41,7 +55,7 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     PlainSerializer(compact_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN,
+    WithJsonSchema({"type": "string", "pattern": schema_pattern(DURATION_PATTERN),
                     "examples": ["90s", "15m", "2h30m", "7d"]}),
 ]
 
@@ -49,8 +63,8 @@ Duration = Annotated[
 def _time_of_day(value: Any) -> time:
     if isinstance(value, time):
         return value
-    text = str(value).strip()
-    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    text = str(value)  # as written: the schema's pattern allows no spaces around it either
+    match = re.fullmatch(TIME_OF_DAY, text)
     if match:
         return time(int(match[1]), int(match[2]))
     if text == "24:00":
@@ -62,7 +76,7 @@ TimeOfDay = Annotated[
     time,
     BeforeValidator(_time_of_day),
     PlainSerializer(lambda t: "24:00" if t == time.max else t.strftime("%H:%M"), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$|^24:00$"}),
+    WithJsonSchema({"type": "string", "pattern": schema_pattern(rf"{TIME_OF_DAY}|24:00")}),
 ]
 
 
