@@ -1,19 +1,30 @@
-"""Shared fixtures: small scenarios written as text, and helpers to run them."""
+"""Shared fixtures: small scenarios written as text, and helpers to run them.
+
+Importing this module also keeps the whole run on loopback (see ``tests/netguard``): the guard is
+installed in the pytest process and, through ``PYTHONPATH``, in every child Python the tests start.
+"""
 
 from __future__ import annotations
 
-import socket
+import os
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
+from tests.netguard import sitecustomize as netguard  # importing it installs the guard here
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLAY = ROOT / "scenarios" / "great-race-2013.yaml"
+NETGUARD = Path(netguard.__file__).parent
+
+# At import, not in a fixture, so that every child Python (`sys.executable -m harness ...`)
+# imports the guard at startup as `sitecustomize`, whichever fixture or test starts it.
+_inherited = os.environ.get("PYTHONPATH", "")
+if _inherited.split(os.pathsep)[0] != str(NETGUARD):
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETGUARD), _inherited]))
 
 SMALL = textwrap.dedent("""\
     name: small-race
@@ -92,31 +103,3 @@ def small_file(tmp_path: Path) -> Path:
     path = tmp_path / "small.yaml"
     path.write_text(SMALL, encoding="utf-8")
     return path
-
-
-_LOOPBACK = ("127.", "::1", "localhost")
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-
-
-def _loopback_only(address: object) -> None:
-    if isinstance(address, tuple) and not str(address[0]).startswith(_LOOPBACK):
-        raise OSError(f"tests may only reach loopback, not {address[0]!r}")
-
-
-def _guarded_connect(self: socket.socket, address: Any) -> None:
-    _loopback_only(address)
-    _real_connect(self, address)
-
-
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
-    _loopback_only(address)
-    return _real_connect_ex(self, address)
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in the tests reaches beyond loopback: a connection elsewhere fails at once."""
-    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
-
