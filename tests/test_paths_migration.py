@@ -141,11 +141,6 @@ def test_a_store_whose_own_contents_break_the_migration_is_refused_cleanly_by_th
     assert export_rows(folder) == rows
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "harness bug: when a failing migration statement makes SQLite roll the transaction back "
-    "itself (RAISE(ROLLBACK) here; also possible for SQLITE_FULL, IOERR, NOMEM), migrate()'s "
-    "own ROLLBACK raises 'cannot rollback - no transaction is active', which replaces the "
-    "real cause in the error shown"))
 def test_the_error_names_the_real_cause_even_when_sqlite_rolled_back_by_itself(
         old_store: tuple[Path, list[dict[str, object]]]) -> None:
     folder, _ = old_store

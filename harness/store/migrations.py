@@ -32,6 +32,14 @@ def migrate(db: sqlite3.Connection, version: int, target: int) -> None:
                 db.execute(statement)
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
     except BaseException:
-        db.execute("ROLLBACK")
+        rollback(db)
         raise
     db.execute("COMMIT")
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already done so itself (a failing
+    statement can end it: a trigger's RAISE(ROLLBACK), a full disk); the error that got us here
+    is the one to report, not "no transaction is active"."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")

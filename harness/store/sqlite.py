@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.errors import RunFolderError
 from harness.plan.probe import FollowUpStep, Probe
+from harness.store.migrations import migrate, rollback
 from harness.store.records import ChannelHealth, ReplyRecord, SendRecord, WriteBatch
 
 SCHEMA_VERSION = 2
@@ -88,9 +89,20 @@ class Store:
             raise RunFolderError(f"{path}: no run store here")
         try:
             store = cls(_connect(path, durable), path)
-            version = store.db.execute(
+        except sqlite3.DatabaseError as exc:
+            raise RunFolderError(f"{path}: not a readable run store ({exc})") from None
+        try:
+            store._check_and_migrate(path)
+        except BaseException:
+            store.close()  # a store refused is not left open
+            raise
+        return store
+
+    def _check_and_migrate(self, path: Path) -> None:
+        try:
+            version = self.db.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            check = store.db.execute("PRAGMA quick_check").fetchone()
+            check = self.db.execute("PRAGMA quick_check").fetchone()
         except sqlite3.DatabaseError as exc:
             raise RunFolderError(f"{path}: not a readable run store ({exc})") from None
         if check is None or check[0] != "ok":
@@ -101,14 +113,11 @@ class Store:
             raise RunFolderError(f"{path}: store schema {version[0]} is newer than this "
                                  f"harness understands ({SCHEMA_VERSION}); upgrade shopper")
         if int(version[0]) < SCHEMA_VERSION:
-            from harness.store.migrations import migrate
-
             try:
-                migrate(store.db, int(version[0]), SCHEMA_VERSION)
+                migrate(self.db, int(version[0]), SCHEMA_VERSION)
             except sqlite3.DatabaseError as exc:
                 raise RunFolderError(f"{path}: could not bring the store from schema "
                                      f"{version[0]} to {SCHEMA_VERSION} ({exc})") from None
-        return store
 
     def close(self) -> None:
         """Close the connection."""
@@ -127,7 +136,7 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            rollback(self.db)
             raise
         self.db.execute("COMMIT")
 
