@@ -169,5 +169,5 @@ def test_the_export_and_status_show_bystanders_apart(race: dict[str, Any]) -> No
     with redirect_stdout(out):
         assert main(["status", str(race["folder"])]) == 0
     answered = sum(r["responded"] for r in rows)
-    assert f"replied:    {answered} (brand replies within the window)" in out.getvalue()
+    assert f"answered:   {answered} (a brand reply within the window)" in out.getvalue()
     assert answered < 6

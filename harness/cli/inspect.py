@@ -109,7 +109,9 @@ def status(args: argparse.Namespace) -> int:
     with _open_store(args.folder) as store:
         meta = store.meta()
         results = from_store(store)
-        unsettled = [s for s in store.sends() if s.state in ("uncertain", "intended")]
+        latest = {(s.probe_id, s.step): s for s in store.sends()}  # sends() is in attempt order
+        uncertain = [s for s in latest.values() if s.state == "uncertain"]
+        interrupted = [s for s in latest.values() if s.state == "intended"]
         last = store.last_activity()
         health = store.channel_health()
     zone = ZoneInfo(meta["timezone"])
@@ -123,18 +125,23 @@ def status(args: argparse.Namespace) -> int:
         f"planned:    {len(results)}",
         f"sent:       {sent}",
         f"pending:    {len(pending)}",
-        f"replied:    {sum(o.responded for o in results)} (brand replies within the window)",
+        f"answered:   {sum(o.responded for o in results)} (a brand reply within the window)",
         f"open:       {states['open']} (awaiting replies)",
         f"closed:     {states['closed']}",
         f"failed:     {states['failed']}",
-        f"uncertain:  {len(unsettled)} (sends a crash interrupted that the platform could"
+        f"uncertain:  {len(uncertain)} (sends a crash interrupted that the platform could"
         " not confirm; never resent)",
         f"next due:   {next_due.astimezone(zone).isoformat() if next_due else '-'}",
     ]
-    lines += [f"  {s.probe_id} step {s.step}: {s.error or s.state}" for s in unsettled[:20]]
-    if unsettled:
+    lines += [f"  {s.probe_id} step {s.step}: {s.error or s.state}" for s in uncertain[:20]]
+    if uncertain:
         lines.append("  settle each with `shopper resolve DIR --probe ID --posted ID_OR_URL "
                      "--at TIME` or `--not-posted`")
+    if interrupted:  # no need for the operator yet: the next run asks the platform first
+        lines.append(f"interrupted: {len(interrupted)} (a crash cut these sends short; the "
+                     "next `shopper run` settles them with the platform by itself, and marks "
+                     "uncertain only what it cannot confirm)")
+        lines += [f"  {s.probe_id} step {s.step}" for s in interrupted[:20]]
     if last is not None:
         lines.append(f"last act:   {last.astimezone(zone).isoformat()}")
     if (Path(args.folder) / STOP_FILE).exists():

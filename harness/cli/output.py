@@ -61,7 +61,7 @@ class Progress:
         """Called by the runner after each pass."""
         local = now.astimezone(self.zone)
         line = (f"{local:%a %Y-%m-%d %H:%M %Z}  sent {stats.sent}/{self.planned}  "
-                f"brand replies {stats.brand_replies}  closed {stats.closed}/{self.planned}")
+                f"answered {stats.answered}  closed {stats.closed}/{self.planned}")
         moment = time.monotonic()
         if self.interactive:
             if moment - self._last_print >= 0.1:

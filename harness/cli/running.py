@@ -132,10 +132,11 @@ def _run_folder(args: argparse.Namespace, name: str) -> Path:
 def _say_how_it_ended(folder: Path, result: RunResult) -> None:
     if result.already_finished:
         print(f"{folder}: this run already finished ({result.sent} probes sent, "
-              f"{result.answered} with a brand reply); nothing to do", file=sys.stderr)
+              f"{result.answered} answered); nothing to do", file=sys.stderr)
     elif result.finished:
         print(f"{folder}: finished: {result.sent}/{result.planned} probes sent, "
-              f"{result.answered} with a brand reply", file=sys.stderr)
+              f"{result.answered} answered (a brand reply within the window)",
+              file=sys.stderr)
     else:
         print(f"{folder}: stopped; rerun the same command to resume", file=sys.stderr)
 

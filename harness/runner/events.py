@@ -58,5 +58,9 @@ class RunStats:
     failed: int = 0
     uncertain: int = 0
     replies: int = 0
+    """Every reply stored, whoever sent it."""
     brand_replies: int = 0
+    """Replies from the brand (not automatic), follow-up answers included."""
+    answered: int = 0
+    """Probes with a brand reply within their observation window (the export's `responded`)."""
     closed: int = 0

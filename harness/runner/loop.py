@@ -90,6 +90,7 @@ class Runner:
         self.retries: dict[tuple[str, int], tuple[datetime, str | None]] = {}
         self.awaiting: set[tuple[str, int]] = set()  # retries that look for a post by hand
         self.unconfirmed: dict[str, tuple[str, int]] = {}  # uncertain posts' would-be ids
+        self._answered: set[str] = set()  # probes with a brand reply within their window
         self.follow_ups: dict[tuple[str, int], tuple[datetime, str]] = {}
         self._follow_up_queue: list[tuple[datetime, str, int]] = []  # by due time
         self.chan = {name: _ChannelState() for name in self.channels}
@@ -122,6 +123,7 @@ class Runner:
                 self.index.posts.setdefault(reply.platform_id, (reply.probe_id, reply.step))
                 if _counts(reply):
                     self.stats.brand_replies += 1
+                    self._count_answered(reply)
                     self._maybe_follow_up(reply)
         self.stats.closed = len(self.closed)
         self._next = 0  # first probe that might not have been attempted yet
@@ -405,8 +407,18 @@ class Runner:
             self.stats.replies += 1
             if _counts(record) and record.probe_id is not None:
                 self.stats.brand_replies += 1
+                self._count_answered(record)
                 self._maybe_follow_up(record)
             self.events.reply.fire(reply=record)
+
+    def _count_answered(self, reply: ReplyRecord) -> None:
+        """A probe is answered once a brand reply to it comes within its window (the export's
+        ``responded``): counted once, however many replies and follow-up answers it gets."""
+        probe_id = reply.probe_id or ""
+        end = self.window_end.get(probe_id)
+        if end is not None and reply.created_at <= end and probe_id not in self._answered:
+            self._answered.add(probe_id)
+            self.stats.answered += 1
 
     def _confirm_by_replies(self, records: list[ReplyRecord]) -> None:
         """A reply to an uncertain post proves the post went out: it is sent after all."""

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -267,14 +267,17 @@ class Store:
                             r[12], r[13]) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        """Probes planned, first messages sent, and probes with a (not automatic) brand reply."""
-        query = {
-            "planned": "SELECT COUNT(*) FROM probes",
-            "sent": "SELECT COUNT(*) FROM sends WHERE step = 0 AND state = 'sent'",
-            "answered": "SELECT COUNT(DISTINCT probe_id) FROM replies WHERE from_brand = 1"
-                        " AND automated = 0 AND probe_id IS NOT NULL",
-        }
-        return {key: self.db.execute(sql).fetchone()[0] for key, sql in query.items()}
+        """Probes planned, first messages sent, and probes answered: with a brand reply (not
+        automatic) within the observation window, as the export's ``responded`` counts."""
+        planned = self.db.execute("SELECT COUNT(*) FROM probes").fetchone()[0]
+        sent_at = {pid: datetime.fromisoformat(at) for pid, at in self.db.execute(
+            "SELECT probe_id, sent_at FROM sends WHERE step = 0 AND state = 'sent'")}
+        window = timedelta(seconds=int(self.meta().get("observation_window_s", "0")))
+        answered = {pid for pid, at in self.db.execute(
+            "SELECT probe_id, MIN(created_at) FROM replies WHERE from_brand = 1"
+            " AND automated = 0 AND probe_id IS NOT NULL GROUP BY probe_id")
+            if pid in sent_at and datetime.fromisoformat(at) <= sent_at[pid] + window}
+        return {"planned": planned, "sent": len(sent_at), "answered": len(answered)}
 
     def channel_health(self) -> dict[str, ChannelHealth]:
         """Per channel that ever failed: its current run of failures and its total."""
