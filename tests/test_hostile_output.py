@@ -81,7 +81,9 @@ def test_the_page_shows_hostile_text_escaped(report: Path) -> None:
     assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in html  # shown, never rendered
     assert "&lt;b&gt;Co&lt;/b&gt;" in html and "<b>Co</b>" not in html
-    assert LONG_REPLY in html  # the 100,000-character reply, whole
+    # the 100,000-character reply as stored: its first 64 KB and where it was cut
+    assert LONG_REPLY[:65_536] + f"\n[cut by shopper: {len(LONG_REPLY):,} characters in all]" \
+        in html
     assert TITLE in html
     assert MATH in html
 
@@ -224,3 +226,42 @@ def test_a_chart_of_hostile_labels_alone_draws(tmp_path: Path) -> None:
             if path.suffix == ".svg":
                 ET.fromstring(path.read_text(encoding="utf-8"))
         charts.close(drawn)
+
+
+HOSTILE_AUTHORS = {
+    "fast": ("<script>alert(1)</script>", "<i>Fast</i> & Co"),
+    "slow": ('"><svg onload=alert(1)>', "Slow Ltd"),
+    "bank": ("<img src=x onerror=alert(1)>", "Bank 'Plc'"),
+}
+
+
+def test_the_page_shows_each_replys_author_escaped(tmp_path: Path) -> None:
+    """The brands' own accounts are named by whoever wrote the scenario; the page shows who
+    answered (account and brand name) as text, like the answer itself."""
+    from markupsafe import escape
+
+    from harness.cli import main
+    from harness.scenario.load import load_scenario_text
+    from harness.scenario.model import Scenario
+
+    data = load_scenario_text(SMALL, "small.yaml").model_dump(mode="json")
+    for brand in data["brands"]:
+        if brand["id"] in HOSTILE_AUTHORS:
+            handle, name = HOSTILE_AUTHORS[brand["id"]]
+            brand["handles"] = {"x": [handle]}
+            brand["name"] = name
+    folder = tmp_path / "run"
+    assert run_in_process(Scenario.model_validate(data), folder)
+    assert main(["report", str(folder), "--out", str(folder / "report")]) == 0
+    html = (folder / "report" / "report.html").read_text(encoding="utf-8")
+    said = html.split("<h2>What the brands said</h2>", 1)[1].split("<h2>", 1)[0]
+    captions = re.findall(r"<figcaption><bdi>(.*?)</bdi> to <bdi>(?:ana|ben)</bdi>, ", said)
+    assert sorted(captions) == sorted(str(escape(f"{handle} ({name})"))
+                                      for handle, name in HOSTILE_AUTHORS.values())
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; (&lt;i&gt;Fast&lt;/i&gt; &amp; Co)" in said
+    assert "&lt;img src=x onerror=alert(1)&gt; (Bank &#39;Plc&#39;)" in said
+    assert "&#34;&gt;&lt;svg onload=alert(1)&gt; (Slow Ltd)" in said
+    assert "<td><bdi>&lt;i&gt;Fast&lt;/i&gt; &amp; Co</bdi></td>" in html  # the leaderboard
+    assert "<script" not in html.lower() and "<svg" not in html.lower()
+    assert "<i>" not in html
+    assert not re.search(r"<img[^>]*onerror", html)

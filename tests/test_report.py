@@ -48,15 +48,40 @@ def test_poster_is_at_least_1080_pixels_wide(race: Path) -> None:
     assert width >= 1080
 
 
+RATE_CELL = re.compile(r"(\d+)/(\d+) = (\d+)% \((\d+)%-(\d+)%\)")
+"""A rate as the page shows it: k/n = p% (95% CI low%-high%)."""
+FRACTION_CELL = re.compile(r"(\d+)/(\d+) = (\d+)%")
+SHARE_CELL = re.compile(r"(\d+) of (\d+) replies = (\d+)%")
+
+
+def _percent(k: int, n: int) -> str:
+    return f"{k / n:.0%}".removesuffix("%")
+
+
 def test_page_shows_every_brand_with_its_k_of_n(race: Path) -> None:
     html = (race / "report.html").read_text(encoding="utf-8")
     summary = json.loads((race / "summary.json").read_text(encoding="utf-8"))
-    for row in summary["leaderboard"]:
-        assert row["name"].replace("'", "&#39;") in html
-        assert f"{row['k']}/{row['n']}" in html
-    # every percentage in the tables comes with its k/n
-    for cell in re.findall(r'<td class="num">([^<]*%[^<]*)</td>', html):
-        assert re.search(r"\d+/\d+", cell) or "of replies" in cell or cell.endswith("%")
+    board = html.split("<h2>Leaderboard</h2>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r'<tr><td class="num">(\d+)</td><td><bdi>([^<]*)</bdi></td>\s*'
+                      r'<td class="num">([^<]*)</td>', board)
+    assert len(rows) == len(summary["leaderboard"]) == 14
+    for (place, name, cell), row in zip(rows, summary["leaderboard"], strict=True):
+        assert name == row["name"].replace("'", "&#39;"), place
+        shown = RATE_CELL.fullmatch(cell)
+        assert shown, f"brand {row['name']}: {cell!r} is not k/n = p% (low%-high%)"
+        k, n, pct, low, high = (int(g) for g in shown.groups())
+        assert (k, n) == (row["k"], row["n"]), row["name"]
+        assert str(pct) == _percent(k, n) == f"{row['rate']:.0%}".removesuffix("%")
+        assert [f"{low}%", f"{high}%"] == [f"{bound:.0%}" for bound in row["ci95"]]
+    # every percentage in the tables comes with its k/n, and agrees with it
+    cells = re.findall(r'<td class="num">([^<]*%[^<]*)</td>', html)
+    assert len(cells) > 14
+    for cell in cells:
+        shown = (RATE_CELL.fullmatch(cell) or FRACTION_CELL.fullmatch(cell)
+                 or SHARE_CELL.fullmatch(cell))
+        assert shown, f"{cell!r} is a percentage without its k and n"
+        k, n, pct = (int(g) for g in shown.groups()[:3])
+        assert 0 <= k <= n and str(pct) == _percent(k, n), cell
     assert "Share of all replies" in html and "of replies" in html
     head = summary["headline"]
     quick = head["answered_within_k"]["1h"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.analysis.leaderboard import group, leaderboard
 from harness.analysis.outcomes import from_store
@@ -60,7 +61,14 @@ def report(args: argparse.Namespace) -> int:
     files = write_report(folder, out)
     print(f"report: {files.html}\nposter: {files.poster}\ncharts: {out / 'charts'}\n"
           f"data:   {files.summary}, {files.probes}")
+    say_warnings(files.warnings)
     return 0
+
+
+def say_warnings(warnings: list[str]) -> None:
+    """What the pictures could not show, once each, on stderr."""
+    for warning in warnings:
+        print(f"shopper: warning: {warning}", file=sys.stderr)
 
 
 def write_report(folder: Path, out: Path) -> ReportFiles:
@@ -93,10 +101,22 @@ def chart(args: argparse.Namespace) -> int:
         store.close()
     labels = charts.labels_for(scenario)
     from harness.analysis.engagement import thresholds_of
+    from harness.report.fonts import advice, missing_glyphs
 
-    drawn = charts.chart(args.metric, args.by, results,
-                         scenario.schedule.observation_window.total_seconds(), labels,
-                         thresholds_of(scenario.report))
+    with missing_glyphs() as missing:
+        drawn = charts.chart(args.metric, args.by, results,
+                             scenario.schedule.observation_window.total_seconds(), labels,
+                             thresholds_of(scenario.report))
+        _save_chart(drawn, target, image_format)
+    print(f"{target}: {printable(drawn.title)}")
+    say_warnings(advice(missing))
+    return 0
+
+
+def _save_chart(drawn: Any, target: Path, image_format: str) -> None:
+    """Write ``drawn`` to ``target`` whole (staged, then renamed) and close it."""
+    from harness.report import charts
+
     staging = target.with_name(f".{target.name}.partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,5 +127,3 @@ def chart(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
     finally:
         charts.close(drawn)
-    print(f"{target}: {printable(drawn.title)}")
-    return 0

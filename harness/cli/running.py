@@ -62,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
 def race(args: argparse.Namespace) -> int:
     """`shopper race SCENARIO`: simulate, then show the results."""
     result = _simulate(args)
-    from harness.cli.results import print_race, write_report
+    from harness.cli.results import print_race, say_warnings, write_report
 
     print_race(result.folder)
     files = write_report(result.folder, result.folder / "report")
     print(f"Report: {files.html}  Poster: {files.poster}")
+    say_warnings(files.warnings)
     return 0 if result.finished else 1
 
 

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from harness.analysis.engagement import thresholds_of
+from harness.analysis.engagement import Thresholds, thresholds_of
 from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
 from harness.report import charts as charting
 from harness.report.files import json_text, write_csv
+from harness.report.fonts import advice, missing_glyphs
 from harness.report.poster import draw_poster
 from harness.scenario.model import Scenario
 from harness.store.records import ReplyRecord
@@ -39,6 +40,8 @@ class ReportFiles:
     summary: Path
     probes: Path
     charts: list[Path]
+    warnings: list[str]
+    """What the reader of the pictures should know (a script no installed font draws)."""
 
 
 def build_report(store: Store, out: Path) -> ReportFiles:
@@ -58,6 +61,26 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     names = {b.id: b.name for b in scenario.brands}
     labels = charting.labels_for(scenario)
     levels = thresholds_of(scenario.report)
+    with missing_glyphs() as missing:
+        chart_files, embedded = _draw_charts(outcomes, window, labels, levels, out)
+        html = out / "report.html"
+        html.write_text(_page(scenario, summary, embedded, outcomes, replies, names),
+                        encoding="utf-8")
+        poster = out / "infographic.png"
+        draw_poster(summary, poster)
+    summary_path = out / "summary.json"
+    summary_path.write_text(json_text(summary), encoding="utf-8")
+    probes = out / "probes.csv"
+    zone = ZoneInfo(scenario.timezone)
+    with probes.open("w", encoding="utf-8", newline="") as handle:
+        write_csv([o.row(zone, levels.quick_s, levels.slow_s) for o in outcomes],
+                  EXPORT_FIELDS, handle)
+    return ReportFiles(out, html, poster, summary_path, probes, chart_files, advice(missing))
+
+
+def _draw_charts(outcomes: list[Outcome], window: float, labels: dict[str, str],
+                 levels: Thresholds, out: Path) -> tuple[list[Path], dict[str, Markup]]:
+    """Every chart of the report, saved as PNG and SVG, and each one's figure for the page."""
     drawn = {
         "leaderboard": charting.chart("response_rate", "brand", outcomes, window, labels),
         "mention": charting.chart("response_rate", "mention", outcomes, window, labels),
@@ -73,19 +96,7 @@ def build_report(store: Store, out: Path) -> ReportFiles:
         svg = next(p for p in paths if p.suffix == ".svg")
         embedded[key] = _figure(svg, chart)
         charting.close(chart)
-    html = out / "report.html"
-    html.write_text(_page(scenario, summary, embedded, outcomes, replies, names),
-                    encoding="utf-8")
-    poster = out / "infographic.png"
-    draw_poster(summary, poster)
-    summary_path = out / "summary.json"
-    summary_path.write_text(json_text(summary), encoding="utf-8")
-    probes = out / "probes.csv"
-    zone = ZoneInfo(scenario.timezone)
-    with probes.open("w", encoding="utf-8", newline="") as handle:
-        write_csv([o.row(zone, levels.quick_s, levels.slow_s) for o in outcomes],
-                  EXPORT_FIELDS, handle)
-    return ReportFiles(out, html, poster, summary_path, probes, chart_files)
+    return chart_files, embedded
 
 
 def _figure(svg: Path, chart: charting.Chart) -> Markup:
@@ -99,6 +110,7 @@ def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup]
     environment = Environment(loader=PackageLoader("harness.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]),
                               keep_trailing_newline=True)
+    environment.filters["bdi"] = _isolated
     template = environment.get_template("report.html.j2")
     head = summary["headline"]
     window = scenario.schedule.observation_window
@@ -115,6 +127,12 @@ def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup]
         rate=_rate, pct=_pct, frac=_frac, duration=_duration,
         verdict=lambda v: names.get(v, v), health=summary["channel_health"],
     )
+
+
+def _isolated(text: object) -> Markup:
+    """Untrusted text (a brand's name, a reply) escaped and isolated with ``<bdi>``: a
+    right-to-left name or a reordering character in it cannot turn the line around it."""
+    return Markup("<bdi>%s</bdi>") % str(text)
 
 
 def _window_words(window: timedelta) -> str:

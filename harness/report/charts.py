@@ -6,6 +6,7 @@ own charts and adds the timeline heat map.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -53,7 +54,11 @@ def literal(text: str, limit: int = MAX_LABEL) -> str:
     math in text is off for every figure (``text.parse_math``), so ``$x$`` is drawn as
     written."""
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    shown = shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    # A right-to-left name is isolated (FSI ... PDI): the text around it keeps its order, as
+    # "vs <name> 7/15 (47%)", not "vs (%47) 7/15 <name>".
+    return f"\u2068{shown}\u2069" if any(
+        unicodedata.bidirectional(c) in ("R", "AL") for c in shown) else shown
 
 
 def labels_for(scenario: Scenario) -> dict[str, str]:

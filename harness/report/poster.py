@@ -31,6 +31,26 @@ def _step(size: float, gap: float = 0.0) -> float:
     return size / 72 * 1.5 + gap
 
 
+def _fit_labels(figure: Any, axes: Any) -> None:
+    """Move the bars right until the widest brand name fits on the poster (names in wide
+    scripts, CJK, take twice the room of Latin ones); smaller type if even that is not
+    enough. No label is cut at the left edge."""
+    renderer = figure.canvas.get_renderer()
+    left, bottom, width, height = axes.get_position().bounds
+    right = left + width
+    for size in (11, 10, 9, 8, 7):
+        axes.tick_params(axis="y", labelsize=size)
+        widest = max((label.get_window_extent(renderer).width
+                      for label in axes.get_yticklabels()), default=0.0) / figure.bbox.width
+        needed = 0.03 + widest + 0.015  # the margin, the widest name, the gap to the axis
+        if needed <= 0.55:
+            left = max(left, needed)
+            break
+    else:
+        left = 0.55
+    axes.set_position((left, bottom, right - left, height))
+
+
 def draw_poster(summary: dict[str, Any], path: Path) -> None:
     """Draw the poster for a run's summary into ``path`` (PNG)."""
     import matplotlib
@@ -84,6 +104,7 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     axes.set_xlim(0, 112)
     axes.tick_params(labelsize=11)
     axes.grid(axis="x", color=FAINT)
+    _fit_labels(figure, axes)
     y -= (bar_height + 0.55) / height
 
     line("Head to head", 15, "bold")

@@ -24,9 +24,12 @@ def series_colour(index: int) -> str:
 
 
 def matplotlib_defaults() -> dict[str, object]:
-    """rcParams for every figure: plain, readable, text kept as text in SVG."""
+    """rcParams for every figure: plain, readable, text kept as text in SVG, and fonts for
+    the scripts names are written in (see :mod:`harness.report.fonts`)."""
+    from harness.report.fonts import font_families
+
     return {
-        "font.family": "DejaVu Sans",
+        "font.family": list(font_families()),
         "font.size": 11,
         "axes.edgecolor": INK,
         "axes.labelcolor": INK,
