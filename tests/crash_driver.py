@@ -2,6 +2,7 @@
 chosen point: the N-th time it gets there.
 
 Usage: python tests/crash_driver.py SCENARIO OUT POINT N
+(or :func:`drive` in a child forked by ``tests/crash_forker.py``, after :func:`preload`)
 
 POINT:
 - ``post``: a first message just accepted by the platform, before the runner hears of it
@@ -28,16 +29,48 @@ from harness.channels.base import OutgoingMessage, PollResult, SentPost
 from harness.channels.simulated import SimulatedChannel
 from harness.cli.running import simulate
 from harness.scenario.load import load_scenario
+from harness.scenario.model import Scenario
 from harness.store import sqlite
 
-POINT, AT = sys.argv[3], int(sys.argv[4])
-seen = {"n": 0}
+_scenarios: dict[str, Scenario] = {}
+
+
+def preload(scenario_file: str) -> int:
+    """Read and check ``scenario_file`` once (called in the fork server: every child forked
+    after starts with it loaded, as a `shopper run` is once it has read its scenario)."""
+    _scenarios[scenario_file] = load_scenario(scenario_file)
+    return 0
+
+
+def scenario(scenario_file: str) -> Scenario:
+    """The scenario in ``scenario_file``: preloaded, or read now."""
+    return _scenarios.get(scenario_file) or load_scenario(scenario_file)
+
+
+def shopper_run(scenario_file: str, out: str) -> int:
+    """What `shopper run SCENARIO --simulate -q --out OUT` does once it has read and checked
+    its scenario (the same call, with the same arguments), and its exit status."""
+    result = simulate(scenario(scenario_file), Path(out),
+                      source=Path(scenario_file).read_text(encoding="utf-8"),
+                      source_name=scenario_file, quiet=True)
+    return 0 if result.finished else 1
+
+class _Target:
+    point = ""
+    at = 0
+    seen = 0
+
+
+def aim(point: str, at: int) -> None:
+    """Kill this process the ``at``-th time it gets to ``point`` (0: never)."""
+    _Target.point, _Target.at, _Target.seen = point, int(at), 0
 
 
 def arrive(point: str) -> None:
-    if point == POINT and AT:
-        seen["n"] += 1
-        if seen["n"] == AT:
+    """Count a visit to ``point``; SIGKILL this process on the chosen visit."""
+    if point == _Target.point and _Target.at:
+        _Target.seen += 1
+        if _Target.seen == _Target.at:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -67,9 +100,18 @@ def transaction(self: sqlite.Store) -> Iterator[sqlite3.Connection]:
     self.db.execute("COMMIT")
 
 
-sqlite.Store.transaction = transaction  # type: ignore[method-assign,assignment]
+def stop_in_transactions() -> None:
+    """Make every store transaction pass by the ``commit`` point (this process only)."""
+    sqlite.Store.transaction = transaction  # type: ignore[method-assign]
+
+
+def drive(scenario_file: str, out: str, point: str, at: int) -> int:
+    """Run (or resume) ``scenario_file`` in ``out``, killed at the ``at``-th ``point``."""
+    aim(point, at)
+    stop_in_transactions()
+    result = simulate(scenario(scenario_file), Path(out), adapter=Killable)
+    return 0 if result.finished else 1
+
 
 if __name__ == "__main__":
-    scenario = load_scenario(sys.argv[1])
-    result = simulate(scenario, Path(sys.argv[2]), adapter=Killable)
-    sys.exit(0 if result.finished else 1)
+    sys.exit(drive(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))

@@ -68,13 +68,19 @@ class SimulatedPlatform:
     def _replay_journal(self) -> None:
         if not self.journal.exists():
             return
-        with self.journal.open(encoding="utf-8") as handle:
+        whole = 0  # bytes of the journal that end in a complete line
+        with self.journal.open("rb") as handle:
             for line in handle:
-                if not line.endswith("\n"):
+                if not line.endswith(b"\n"):
                     break  # a write cut short by a crash: the post never happened
+                whole += len(line)
                 record = json.loads(line)  # the fields of a Post, in order
                 record[9] = datetime.fromisoformat(record[9])
                 self._accept(Post(*record))
+        if whole < self.journal.stat().st_size:
+            # Cut the torn tail off, or the next post would be appended to it and the line
+            # holding both would be unreadable ever after.
+            os.truncate(self.journal, whole)
 
     def post(self, post: Post) -> Post:
         """Publish ``post`` (journal first, like a server's commit) and schedule reactions."""
