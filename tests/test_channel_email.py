@@ -17,6 +17,7 @@ import pytest
 
 from harness.channels.base import ChannelContext, IncomingReply, OutgoingMessage
 from harness.channels.email import EmailChannel
+from harness.channels.mail import is_automated
 from harness.clock import VirtualClock
 from harness.errors import (
     AccessDenied,
@@ -332,3 +333,89 @@ def test_email_offers_auto_and_confirm_but_not_assisted(fake: FakeMail,
         load_scenario_text(scenario_yaml(fake.kit, mode="assisted"), "race.yaml")
     (problem,) = raised.value.problems
     assert problem.path.endswith("mode") and "assisted" in problem.message
+
+
+@pytest.mark.parametrize(("headers", "automated"), [
+    ({"Auto-Submitted": "no"}, False),  # RFC 3834: a person wrote it
+    ({"Auto-Submitted": "No"}, False),
+    ({"Auto-Submitted": "no; owner=care@initech.test"}, False),
+    ({}, False),
+    ({"Auto-Submitted": "auto-replied"}, True),
+    ({"Auto-Submitted": "auto-generated"}, True),
+    ({"Auto-Submitted": "auto-notified; owner-email=care@initech.test"}, True),
+    ({"X-Autoreply": "yes"}, True),
+    ({"Precedence": "auto_reply"}, True),
+])
+def test_auto_submitted_no_is_a_person_and_anything_else_is_automated(
+        fake: FakeMail, tmp_path: Path, headers: dict[str, str], automated: bool) -> None:
+    adapter = _adapter(fake, tmp_path)
+    sent = adapter.send(_message("initech"))
+    _later(fake.world, minutes=30)
+    mail = EmailMessage()
+    mail["From"] = BRAND_ADDRESSES["initech"]
+    mail["To"] = PERSONA_ADDRESSES["ana"]
+    mail["Subject"] = "Re: your message"
+    mail["In-Reply-To"] = sent.platform_id
+    for name, value in headers.items():
+        mail[name] = value
+    mail.set_content("Thanks, we are looking into it.")
+    _brand_sends(fake, "initech", mail)
+    (reply,) = adapter.poll(None).replies
+    assert reply.in_reply_to == sent.platform_id
+    assert reply.automated is automated
+    assert is_automated(mail) is automated  # the same verdict on the message itself
+    # a person's answer is the brand's; an automatic one is kept, and never counts
+    index = MatchIndex()
+    index.add_post(sent.platform_id, "2025-03-03-initech-1", 0, sent.created_at, "live",
+                   "ana", "initech")
+    scenario = load_scenario_text(scenario_yaml(fake.kit), "race.yaml")
+    record = index.record("live", reply, Roster.from_scenario(scenario), fake.world.now())
+    assert (record.probe_id, record.from_brand, record.automated) == (
+        "2025-03-03-initech-1", True, automated)
+
+
+@pytest.mark.parametrize("threading", ["in_reply_to", "references", "plus_tag"])
+def test_a_reply_is_credited_to_the_probe_its_headers_name_not_the_latest_one(
+        fake: FakeMail, tmp_path: Path, threading: str) -> None:
+    """Two probes to Initech from Ana; the answer to the first comes after the second was
+    sent, so guessing by recency would credit the second. Each way of naming the probe
+    (In-Reply-To alone, References alone, the plus-tagged address alone) finds the first."""
+    adapter = _adapter(fake, tmp_path, plus_tag=True)
+    first = adapter.send(_message("initech", probe="2025-03-03-initech-1",
+                                  text="Initech: do you deliver on Sundays?"))
+    tagged = str(_headers(fake, first.platform_id)["Reply-To"])
+    _later(fake.world, hours=2)
+    second = adapter.send(_message("initech", probe="2025-03-04-initech-1",
+                                   text="Initech: the app crashes when I pay"))
+    assert second.platform_id != first.platform_id
+    _later(fake.world, hours=1)
+    answer = EmailMessage()
+    answer["From"] = f"Initech <{BRAND_ADDRESSES['initech']}>"
+    answer["To"] = tagged if threading == "plus_tag" else PERSONA_ADDRESSES["ana"]
+    answer["Subject"] = "Sunday deliveries"
+    if threading == "in_reply_to":
+        answer["In-Reply-To"] = first.platform_id
+    elif threading == "references":
+        answer["References"] = first.platform_id
+    answer.set_content("Yes, we deliver on Sundays.")
+    _brand_sends(fake, "initech", answer)
+
+    (reply,) = adapter.poll(None).replies
+    expected_fields = {
+        "in_reply_to": (first.platform_id, None),
+        "references": (first.platform_id, first.platform_id),
+        "plus_tag": (None, first.platform_id),
+    }[threading]
+    assert (reply.in_reply_to, reply.conversation_id) == expected_fields
+    scenario = load_scenario_text(scenario_yaml(fake.kit), "race.yaml")
+    index = MatchIndex()
+    for sent, probe in ((first, "2025-03-03-initech-1"), (second, "2025-03-04-initech-1")):
+        index.add_post(sent.platform_id, probe, 0, sent.created_at, "live", "ana", "initech")
+    match = index.match("live", reply, Roster.from_scenario(scenario))
+    how = "conversation" if threading == "plus_tag" else "in_reply_to"
+    assert (match.probe_id, match.step, match.matched_by, match.from_brand) == (
+        "2025-03-03-initech-1", 0, how, True)
+    # without any of them, recency would have credited the second probe
+    bare = reply._replace(in_reply_to=None, conversation_id=None)
+    assert index.match("live", bare, Roster.from_scenario(scenario)).probe_id == (
+        "2025-03-04-initech-1")

@@ -48,3 +48,26 @@ def test_two_silent_brands() -> None:
     assert result.rate_verdict == TOO_CLOSE and result.time_verdict == TOO_CLOSE
     assert result.time_p_value is None
     assert all(c.restricted_mean_s == WEEK for c in result.contenders)
+
+
+def test_a_rate_winner_needs_both_intervals_to_clear_not_just_one() -> None:
+    # 10/20 = 50% (95% CI 30%-70%) against 1/4 = 25% (5%-70%): the leader's lower bound is
+    # above 25%, but the other's upper bound is not below 50%.
+    leader = outcomes("leader", [600] * 10 + [None] * 10)
+    few = outcomes("few", [600] + [None] * 3)
+    result = matchup(["leader", "few"], leader + few, WEEK)
+    rates = {c.brand: (c.rate.k, c.rate.n) for c in result.contenders}
+    assert rates == {"leader": (10, 20), "few": (1, 4)}
+    assert result.rate_verdict == TOO_CLOSE
+    # 2/3 = 67% (21%-94%) against 100/400 = 25% (21%-29%): the other's upper bound is below
+    # 67%, but the leader's lower bound is not above 25%.
+    lucky = outcomes("lucky", [600, 600, None])
+    many = outcomes("many", [600] * 100 + [None] * 300)
+    result = matchup(["many", "lucky"], many + lucky, WEEK)
+    rates = {c.brand: (c.rate.k, c.rate.n) for c in result.contenders}
+    assert rates == {"lucky": (2, 3), "many": (100, 400)}
+    assert result.rate_verdict == TOO_CLOSE
+    # both bounds clear: 12/20 = 60% (39%-78%) against 3/20 = 15% (5%-36%)
+    ahead = outcomes("ahead", [600] * 12 + [None] * 8)
+    behind = outcomes("behind", [600] * 3 + [None] * 17)
+    assert matchup(["behind", "ahead"], ahead + behind, WEEK).rate_verdict == "ahead"

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 import sqlite3
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from harness.channels.base import OutgoingMessage, PollResult, SentPost
+from harness.analysis.outcomes import from_store
+from harness.analysis.summary import summarize
+from harness.channels.base import (
+    ChannelContext,
+    IncomingReply,
+    OutgoingMessage,
+    PollResult,
+    SentPost,
+)
+from harness.channels.sim.platform import Event, Post
 from harness.channels.simulated import SimulatedChannel
+from harness.cli import main
+from harness.cli.running import RunResult, simulate
 from harness.errors import AuthenticationFailed, RateLimited, TransientError
+from harness.plan.expand import build_plan
+from harness.runner.events import RunStats
+from harness.runner.loop import Runner
+from harness.runner.matching import MatchIndex
+from harness.runner.roster import Roster
 from harness.scenario.load import load_scenario
-from harness.scenario.model import Scenario
+from harness.scenario.model import Channel, Scenario
+from harness.store.sqlite import Store
 
 from .conftest import REPLAY
 from .simrun import export_rows, journal_posts, run_in_process
@@ -313,3 +332,173 @@ def test_simulated_replay_keeps_the_fast_and_slow_brands_apart(
 
     assert mean_hours("pepsi") < 1 and mean_hours("mastercard") < 1.5
     assert mean_hours("mcdonalds") > 12 and mean_hours("hp") > 12
+
+
+STRANGER = "@nosy_neighbour"
+COMPETITOR = "@FastCo"  # Fast Co's own account, chiming in under messages to Mute Inc
+
+
+class Bystanders(SimulatedChannel):
+    """The simulated platform with bystanders in the threads: a stranger answers every first
+    message publicly five minutes after it (before any brand could), and Fast Co's official
+    account answers every message to Mute Inc an hour after it."""
+
+    def __init__(self, config: Channel, context: ChannelContext) -> None:
+        super().__init__(config, context)
+        for post in list(self.sim.posts.values()):  # replayed from the journal on a resume
+            self._bystanders_answer(post)
+
+    def send(self, message: OutgoingMessage) -> SentPost:
+        sent = super().send(message)
+        post = self.sim.find(message.probe_id, message.step)
+        assert post is not None
+        self._bystanders_answer(post)
+        return sent
+
+    def _bystanders_answer(self, post: Post) -> None:
+        if post.step != 0:
+            return
+        voices = [(STRANGER, timedelta(minutes=5), "Same here! Did they ever answer you?")]
+        if post.brand == "mute":
+            voices.append((COMPETITOR, timedelta(hours=1), "We deliver on Sundays, try us!"))
+        for number, (author, delay, text) in enumerate(voices):
+            event = Event(post.created_at + delay, f"{post.platform_id}-b{number}", post,
+                          author, "public_reply", text, False)
+            bisect.insort(self.sim.events, (event.created_at, event.platform_id, event))
+
+
+def _run_watched(scenario: Scenario, folder: Path, adapter: type[SimulatedChannel],
+                 stats: list[RunStats], stop_after_ticks: int | None = None) -> RunResult:
+    def watch(runner: Runner) -> None:
+        stats.append(runner.stats)
+        ticks = [0]
+
+        def tick(**_: object) -> None:
+            ticks[0] += 1
+            if stop_after_ticks is not None and ticks[0] >= stop_after_ticks:
+                runner.stop_requested = True
+
+        runner.events.tick.add_listener(tick)
+
+    return simulate(scenario, folder, adapter=adapter, on_runner=watch)
+
+
+def _summary_of(folder: Path, scenario: Scenario) -> tuple[dict[str, Any], dict[str, int]]:
+    store = Store.open(folder / "run.sqlite")
+    try:
+        return json.loads(json.dumps(summarize(from_store(store), scenario))), store.counts()
+    finally:
+        store.close()
+
+
+def test_a_bystanders_reply_in_the_thread_is_kept_labelled_and_never_counts_as_the_brands(
+        small_scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain_stats: list[RunStats] = []
+    crowded_stats: list[RunStats] = []
+    plain = _run_watched(small_scenario, tmp_path / "plain", SimulatedChannel, plain_stats)
+    crowded = _run_watched(small_scenario, tmp_path / "crowded", Bystanders, crowded_stats)
+    assert plain.finished and crowded.finished
+    mute_probes = [p for p in build_plan(small_scenario) if p.brand == "mute"]
+    assert len(mute_probes) == 10
+
+    # stored, matched to the probe whose thread they are in, and labelled as not the brand's
+    store = Store.open(tmp_path / "crowded" / "run.sqlite")
+    try:
+        voices = [r for r in store.replies() if r.platform_id.rsplit("-", 1)[-1][0] == "b"]
+    finally:
+        store.close()
+    assert len(voices) == 40 + len(mute_probes)
+    for reply in voices:
+        assert reply.platform_id.startswith(f"x-{reply.probe_id}-s0-b")
+        assert (reply.step, reply.matched_by, reply.from_brand, reply.automated,
+                reply.kind) == (0, "in_reply_to", False, False, "public_reply")
+    assert {r.author for r in voices if r.probe_id in {p.probe_id for p in mute_probes}} == {
+        STRANGER, COMPETITOR}
+    assert {r.author for r in voices} == {STRANGER, COMPETITOR}
+
+    # the export: the same as without bystanders, but for the other replies it counts
+    extra = {p.probe_id: 2 for p in mute_probes}
+    expected = [{**row, "other_replies": int(str(row["other_replies"]))
+                 + extra.get(str(row["probe_id"]), 1)}
+                for row in export_rows(tmp_path / "plain")]
+    crowded_rows = export_rows(tmp_path / "crowded")
+    assert crowded_rows == expected
+    for row in crowded_rows:
+        if row["brand"] == "mute":
+            assert (row["status"], row["responded"], row["late"], row["brand_replies"],
+                    row["first_reply_at"], row["latency_s"], row["follow_ups_sent"],
+                    row["level"], row["other_replies"]) == (
+                "closed", False, False, 0, None, None, 0, 0, 2)
+    # no follow-up went after a bystander's reply: the same posts, no more
+    assert sorted(journal_posts(tmp_path / "crowded")) == sorted(
+        journal_posts(tmp_path / "plain"))
+
+    # the summary's rates, the store's counts and the run's result
+    plain_summary, plain_counts = _summary_of(tmp_path / "plain", small_scenario)
+    crowded_summary, crowded_counts = _summary_of(tmp_path / "crowded", small_scenario)
+    assert crowded_summary == plain_summary
+    mute_row = next(r for r in crowded_summary["leaderboard"] if r["brand"] == "mute")
+    assert (mute_row["k"], mute_row["n"], mute_row["tier"]) == (0, 10, "no response")
+    assert crowded_counts == plain_counts
+    assert crowded.answered == plain.answered == plain_counts["answered"]
+    assert plain.answered == sum(1 for r in expected if r["responded"])
+
+    # the runner's own counters: every reply seen, only the brands' counted as theirs
+    (plain_run,), (crowded_run,) = plain_stats, crowded_stats
+    assert crowded_run.brand_replies == plain_run.brand_replies
+    assert crowded_run.answered == plain_run.answered == plain.answered
+    assert crowded_run.replies == plain_run.replies + len(voices)
+    assert crowded_run.closed == plain_run.closed == 40
+
+    # `shopper status` counts replied probes alike
+    def replied(folder: Path) -> list[str]:
+        assert main(["status", str(folder)]) == 0
+        return [line for line in capsys.readouterr().out.splitlines() if "replied" in line]
+
+    assert replied(tmp_path / "crowded") == replied(tmp_path / "plain")
+
+    # resumed from the store again and again, the runner still never counts them
+    folder = tmp_path / "pieces"
+    pieces: list[RunStats] = []
+    while not _run_watched(small_scenario, folder, Bystanders, pieces, stop_after_ticks=7
+                           ).finished:
+        assert len(pieces) < 500
+    assert len(pieces) > 5
+    assert export_rows(folder) == crowded_rows
+    assert pieces[-1].brand_replies == plain_run.brand_replies
+    assert pieces[-1].replies == crowded_run.replies
+
+
+def test_a_reply_from_an_account_that_is_not_the_probes_brand_is_not_the_brands() -> None:
+    from harness.scenario.load import load_scenario_text
+
+    from .conftest import SMALL
+
+    roster = Roster.from_scenario(load_scenario_text(SMALL, "small.yaml"))
+    index = MatchIndex()
+    sent = datetime(2024, 3, 4, 10, tzinfo=UTC)
+    index.add_post("p-mute", "probe-mute", 0, sent, "x", "ana", "mute")
+    index.add_post("p-fast", "probe-fast", 0, sent, "x", "ana", "fast")
+
+    def reply(author: str, in_reply_to: str | None, minutes: int) -> IncomingReply:
+        return IncomingReply(f"r-{author}-{minutes}", sent + timedelta(minutes=minutes),
+                             author, "public_reply", "hello", in_reply_to=in_reply_to,
+                             to_account="@ana")
+
+    found = {name: index.match("x", r, roster) for name, r in {
+        "the brand": reply("@muteinc", "p-mute", 1),
+        "a stranger": reply(STRANGER, "p-mute", 2),
+        "another brand": reply("@BankPlcHelp", "p-mute", 3),
+        "the brand, by recency": reply("@FastCo", None, 4),
+        "a stranger's DM": reply(STRANGER, None, 5),
+    }.items()}
+    assert {name: (m.probe_id, m.matched_by, m.from_brand) for name, m in found.items()} == {
+        "the brand": ("probe-mute", "in_reply_to", True),
+        "a stranger": ("probe-mute", "in_reply_to", False),
+        "another brand": ("probe-mute", "in_reply_to", False),
+        "the brand, by recency": ("probe-fast", "recent_probe", True),
+        "a stranger's DM": (None, "none", False),
+    }
+    record = index.record("x", reply(STRANGER, "p-mute", 6), roster, sent + timedelta(hours=1))
+    assert (record.probe_id, record.author, record.from_brand) == ("probe-mute", STRANGER,
+                                                                   False)

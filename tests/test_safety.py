@@ -4,16 +4,31 @@ kill switch that stops sending at once while polling goes on, and settling uncer
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from harness.cli import main
+from harness.cli.running import execute
+from harness.clock import VirtualClock
+from harness.plan.expand import build_plan
+from harness.runner.limits import Limits
 from harness.runner.loop import Runner
+from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
 from harness.store.sqlite import Store
 from tests.fakes import fake_x
-from tests.fakes.race import BRANDS, check_against_world, new_world, run_race
+from tests.fakes.race import (
+    BRANDS,
+    Operator,
+    check_against_world,
+    new_world,
+    run_race,
+    scenario_yaml,
+)
 from tests.fakes.world import Post
 from tests.simrun import export_rows, journal_posts, run_in_process
 from tests.test_runner import Unfindable
@@ -183,3 +198,84 @@ def test_resolve_in_a_folder_that_is_no_run_writes_nothing(
     assert main(["resolve", str(missing), "--probe", "p", "--not-posted"]) == 2
     assert "no run here" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_per_day_cap_counts_days_in_the_brands_time_zone() -> None:
+    auckland, los_angeles = ZoneInfo("Pacific/Auckland"), ZoneInfo("America/Los_Angeles")
+    reykjavik = ZoneInfo("Atlantic/Reykjavik")  # UTC all year
+    limits = Limits(1, None, {"kiwi": auckland, "angeleno": los_angeles,
+                              "icelander": reykjavik})
+    # 10:00 and 12:00 UTC on 4 March are 23:00 on the 4th and 01:00 on the 5th in Auckland
+    # (UTC+13): one day in UTC, two in the brand's zone, so both may go.
+    for at in (datetime(2024, 3, 4, 10, tzinfo=UTC), datetime(2024, 3, 4, 12, tzinfo=UTC)):
+        assert limits.refuse("kiwi", at) is None
+        limits.count("kiwi", at)
+    # 23:00 UTC on the 5th and 01:00 UTC on the 6th are noon and 14:00 on the 6th there: two
+    # days in UTC, one in the brand's zone, so the second is over the cap.
+    limits.count("kiwi", datetime(2024, 3, 5, 23, tzinfo=UTC))
+    assert limits.refuse("kiwi", datetime(2024, 3, 6, 1, tzinfo=UTC)) == (
+        "cap: 1 messages to kiwi on 2024-03-06 (in the brand's time zone) already")
+    # Los Angeles (UTC-8): 05:00 and 07:00 UTC on the 5th are 21:00 and 23:00 on the 4th...
+    limits.count("angeleno", datetime(2024, 3, 5, 5, tzinfo=UTC))
+    assert limits.refuse("angeleno", datetime(2024, 3, 5, 7, tzinfo=UTC)) == (
+        "cap: 1 messages to angeleno on 2024-03-04 (in the brand's time zone) already")
+    # ...and 09:00 UTC is 01:00 on the 5th there: a new day, though the same UTC day.
+    assert limits.refuse("angeleno", datetime(2024, 3, 5, 9, tzinfo=UTC)) is None
+    # each brand's day is its own: the same moments in Reykjavik are one day, the 5th
+    limits.count("icelander", datetime(2024, 3, 5, 5, tzinfo=UTC))
+    assert limits.refuse("icelander", datetime(2024, 3, 5, 23, tzinfo=UTC)) == (
+        "cap: 1 messages to icelander on 2024-03-05 (in the brand's time zone) already")
+    assert limits.refuse("icelander", datetime(2024, 3, 6, 0, tzinfo=UTC)) is None
+
+
+def test_a_live_run_caps_each_brand_by_the_day_in_its_own_time_zone(tmp_path: Path) -> None:
+    """Two probes a brand a day between 09:00 and 17:00 UTC, a cap of one a day: Acme and
+    Globex are in Auckland (UTC+13, where the day changes at 11:00 UTC), Initech in UTC. The
+    first probe of each brand's own day is sent, and only it."""
+    data = yaml.safe_load(scenario_yaml(fake_x.kit("http://127.0.0.1:9"), per_day=2))
+    for category in data["categories"]:
+        category.pop("follow_up", None)  # follow-ups would use up a day's message too
+    zones = {"acme": "Pacific/Auckland", "globex": "Pacific/Auckland", "initech": "UTC"}
+    for brand in data["brands"]:
+        brand["timezone"] = zones[brand["id"]]
+    world = new_world(fake_x.kit())
+    folder = tmp_path / "run"
+    with fake_x.serve(world) as fake:
+        data["channels"][0]["settings"]["api_base"] = fake.kit.settings["api_base"]
+        scenario = load_scenario_text(yaml.safe_dump(data, sort_keys=False), "race.yaml")
+        assert isinstance(world.clock, VirtualClock)
+        result = execute(scenario, folder, live=True, clock=world.clock,
+                         environ=fake.kit.environ, operator=Operator(), caps=(1, None))
+    assert result.finished
+    probes = sorted(build_plan(scenario), key=lambda p: (p.scheduled_at, p.probe_id))
+
+    def first_of_each_day(zone_of: dict[str, ZoneInfo]) -> set[str]:
+        firsts: dict[tuple[str, date], str] = {}
+        for probe in probes:
+            day = probe.scheduled_at.astimezone(zone_of[probe.brand]).date()
+            firsts.setdefault((probe.brand, day), probe.probe_id)
+        return set(firsts.values())
+
+    expected = first_of_each_day({b: ZoneInfo(z) for b, z in zones.items()})
+    assert expected != first_of_each_day({b: ZoneInfo("UTC") for b in zones}), (
+        "the plan must have a day that differs between UTC and Auckland")
+    rows = export_rows(folder)
+    assert {str(r["probe_id"]) for r in rows if r["sent_at"] is not None} == expected
+    assert {r["status"] for r in rows if r["sent_at"] is None} == {"failed"}
+    ours = [p for p in world.visible() if p.author.script is None]
+    assert len(ours) == len(expected)
+    local_days = Counter((_brand_of(p), p.created_at.astimezone(ZoneInfo(zones[_brand_of(p)]))
+                          .date()) for p in ours)
+    assert set(local_days.values()) == {1}
+    store = Store.open(folder / "run.sqlite")
+    try:
+        refused = {s.probe_id: s.error for s in store.sends() if s.state == "not_sent"}
+    finally:
+        store.close()
+    by_id = {p.probe_id: p for p in probes}
+    assert set(refused) == set(by_id) - expected
+    for probe_id, error in refused.items():
+        probe = by_id[probe_id]
+        day = probe.scheduled_at.astimezone(ZoneInfo(zones[probe.brand])).date()
+        assert error == (f"cap: 1 messages to {probe.brand} on {day} (in the brand's time "
+                         "zone) already")

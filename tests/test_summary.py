@@ -72,11 +72,26 @@ def test_the_at_effect_is_tested_overall_and_by_brand(summary: dict[str, Any]) -
 
 def test_matchups_engagement_and_hours(summary: dict[str, Any]) -> None:
     matchups = summary["matchups"]
-    assert len(matchups) == 7
-    for match in matchups:
-        assert len(match["contenders"]) == 2
-        assert match["rate_verdict"] in (*match["brands"], "too close to call")
-        assert match["time_verdict"] in (*match["brands"], "too close to call")
+    close = "too close to call"
+    # (brands, their k of 20) -> (more replies, faster): only Bank of America and Home Depot
+    # are ahead by more than the intervals allow and faster by the log-rank test
+    assert {tuple(m["brands"]): ({c["brand"]: c["k"] for c in m["contenders"]},
+                                 m["rate_verdict"], m["time_verdict"]) for m in matchups} == {
+        ("mcdonalds", "starbucks"): ({"mcdonalds": 2, "starbucks": 0}, close, close),
+        ("cocacola", "pepsi"): ({"cocacola": 1, "pepsi": 4}, close, close),
+        ("visa", "mastercard"): ({"visa": 0, "mastercard": 2}, close, close),
+        ("wellsfargo", "bankofamerica"): ({"wellsfargo": 5, "bankofamerica": 12},
+                                          "bankofamerica", "bankofamerica"),
+        ("walmart", "homedepot"): ({"walmart": 0, "homedepot": 7}, "homedepot", "homedepot"),
+        ("apple", "hp"): ({"apple": 0, "hp": 3}, close, close),
+        ("gillette", "colgate"): ({"gillette": 1, "colgate": 2}, close, close),
+    }
+    assert all(c["n"] == 20 for m in matchups for c in m["contenders"])
+    p_values = {m["brands"][1]: m["time_p_value"] for m in matchups}
+    assert p_values["bankofamerica"] == pytest.approx(0.0275, abs=5e-4)
+    assert p_values["homedepot"] == pytest.approx(0.0039, abs=5e-4)
+    assert all(p >= 0.05 for brand, p in p_values.items()
+               if brand not in ("bankofamerica", "homedepot"))
     assert sum(summary["engagement"]["distribution"].values()) == 280
     hours = summary["business_hours"]
     assert sum(side["n"] for side in hours.values()) == 280

@@ -9,6 +9,7 @@ personas and brands are named there) and a fake server built on :class:`~tests.f
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from harness.cli.running import RunResult, execute
 from harness.clock import VirtualClock
 from harness.runner.loop import Runner
 from harness.scenario.load import load_scenario_text
+from harness.scenario.model import Scenario
 from harness.store.sqlite import Store
 from tests.fakes.world import BrandScript, World
 from tests.simrun import export_rows
@@ -147,9 +149,15 @@ def check_against_world(kit: Kit, world: World, folder: Path, *,
     try:
         posts = {(s.probe_id, s.step): (world_id or str)(s.platform_id or "")
                  for s in store.sends() if s.state == "sent"}
+        schedule = Scenario.model_validate_json(store.meta()["scenario_json"]).schedule
     finally:
         store.close()
-    assert len(rows) == 5 * len(BRANDS) or len(rows) % len(BRANDS) == 0
+    # every brand gets messages_per_brand_per_day probes on each day of the schedule: the
+    # whole race is 3 brands x 5 days x 1 = 15 rows; ``days=1`` is 3, ``per_day=3`` is 45
+    per_brand = len(schedule.weekdays) * schedule.weeks * schedule.messages_per_brand_per_day
+    per_brand_rows = Counter(str(r["brand"]) for r in rows.values())
+    assert per_brand_rows == dict.fromkeys(BRANDS, per_brand), (per_brand_rows, per_brand)
+    assert len(rows) == per_brand * len(BRANDS), (len(rows), per_brand)
     reactions = world.reactions
     answered = 0
     for (probe_id, step), post_id in posts.items():
