@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def _scenario(tmp_path: Path, url: str, **shape: str) -> Path:
+def _scenario(tmp_path: Path, url: str, **shape: Any) -> Path:
     path = tmp_path / "live.yaml"
     path.write_text(scenario_yaml(fake_x.kit(url), days=1, **shape), encoding="utf-8")
     return path

@@ -52,7 +52,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_report_loads_fits_and_runs_nothing(report: Path, width: int) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Dialog, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -64,8 +64,11 @@ def test_report_loads_fits_and_runs_nothing(report: Path, width: int) -> None:
             dialogs: list[str] = []
             page.on("requestfailed", lambda request: failed.append(request.url))
             page.on("request", lambda request: requests.append(request.url))
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message),
-                                              dialog.dismiss()))
+            def dismissed(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", dismissed)
             page.goto(report.as_uri())
             page.wait_for_load_state("load")
             assert failed == []

@@ -241,7 +241,7 @@ def test_an_unknown_send_is_marked_uncertain_and_never_resent(
 
     assert main(["status", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
-    assert "uncertain:  1" in shown and uncertain[0]["probe_id"] in shown
+    assert "uncertain:  1" in shown and str(uncertain[0]["probe_id"]) in shown
 
 
 class Flaky(SimulatedChannel):

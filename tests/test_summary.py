@@ -27,7 +27,8 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         result = summarize(from_store(store), scenario)
     finally:
         store.close()
-    return json.loads(json.dumps(result))  # it is plain data
+    data: dict[str, Any] = json.loads(json.dumps(result))  # it is plain data
+    return data
 
 
 def _is_rate(record: dict[str, Any]) -> bool:

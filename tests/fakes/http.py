@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from harness.clock import Clock
 from tests.fakes.platform import RESET_AFTER_S, Hit, Traffic
+from tests.fakes.world import World
 
 F = TypeVar("F")
 """A fault as a fake applies it (an HTTP :class:`Fault`, a mail session's fault)."""
@@ -443,7 +444,7 @@ class HttpPlatform:
 
     SEND: tuple[str, str]
     READS: tuple[tuple[str, str], ...]
-    world: Any
+    world: World
     server: FakeServer
 
     @staticmethod
