@@ -50,13 +50,17 @@ class RunResult:
 def run(args: argparse.Namespace) -> int:
     """`shopper run SCENARIO (--simulate | --live) [--out DIR] [--seed N]`."""
     if args.live:
-        result = _live(args)
-        return 0 if result.finished else 1
+        return exit_status(_live(args))
     if not args.simulate:
         raise UsageError("say how to run: --simulate (virtual clock, simulated brands) or "
                          "--live (real platforms)")
-    result = _simulate(args)
-    return 0 if result.finished else 1
+    return exit_status(_simulate(args))
+
+
+def exit_status(result: RunResult) -> int:
+    """0 for a run that finished having sent what it could; 1 for one that stopped, or that
+    finished without being able to send a single planned message (every send failed)."""
+    return 0 if result.finished and (result.sent or not result.planned) else 1
 
 
 def race(args: argparse.Namespace) -> int:
@@ -68,7 +72,7 @@ def race(args: argparse.Namespace) -> int:
     files = write_report(result.folder, result.folder / "report")
     print(f"Report: {files.html}  Poster: {files.poster}")
     say_warnings(files.warnings)
-    return 0 if result.finished else 1
+    return exit_status(result)
 
 
 def _live(args: argparse.Namespace) -> RunResult:
@@ -134,6 +138,9 @@ def _say_how_it_ended(folder: Path, result: RunResult) -> None:
     if result.already_finished:
         print(f"{folder}: this run already finished ({result.sent} probes sent, "
               f"{result.answered} answered); nothing to do", file=sys.stderr)
+    elif result.finished and result.planned and not result.sent:
+        print(f"{folder}: finished, but no message could be sent (0/{result.planned}): see "
+              f"`shopper status {folder}` for why", file=sys.stderr)
     elif result.finished:
         print(f"{folder}: finished: {result.sent}/{result.planned} probes sent, "
               f"{result.answered} answered (a brand reply within the window)",
