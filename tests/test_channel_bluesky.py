@@ -99,6 +99,7 @@ def race(tmp_path_factory: pytest.TempPathFactory) -> Race:
     return Race(fake, world, folder, result.finished)
 
 
+@pytest.mark.slow
 def test_a_whole_race_through_bluesky_matches_what_the_brands_did(race: Race) -> None:
     assert race.finished
     rows = check_against_world(race.fake.kit, race.world, race.folder,
@@ -109,12 +110,14 @@ def test_a_whole_race_through_bluesky_matches_what_the_brands_did(race: Race) ->
     assert answered and {r["latency_s"] for r in answered} == {ACME_AT.total_seconds()}
 
 
+@pytest.mark.slow
 def test_notifications_are_read_once_per_persona_per_poll(race: Race) -> None:
     reads = Counter(race.fake.read_times())
     assert len(reads) > 100  # many polls...
     assert set(reads.values()) == {len(race.fake.kit.persona_handles)}  # ...each one read each
 
 
+@pytest.mark.slow
 def test_a_run_logs_each_persona_in_once_and_keeps_its_session_private(race: Race) -> None:
     assert race.fake.logins == {"ana.test": 1, "ben.test": 1}
     for persona, password in fake_bluesky.PASSWORDS.items():
@@ -295,6 +298,7 @@ class PostsByHand(Operator):
         self.fake.post_as(message.persona_id, message.text, message.in_reply_to)
 
 
+@pytest.mark.slow
 def test_assisted_posts_made_by_hand_are_found_and_their_replies_tracked(
         tmp_path: Path) -> None:
     world = new_world(fake_bluesky.kit())

@@ -102,6 +102,7 @@ def test_platform_failures_become_the_projects_errors(
     adapter.close()
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_any_file_a_live_run_writes(fake: Any, tmp_path: Path) -> None:
     """A whole race with distinctive fake credentials, its export and report: not one file
     in the run folder holds a secret (the store, journals, sessions, CSV, JSON, HTML)."""

@@ -88,6 +88,7 @@ def _headers(fake: FakeMail, message_id: str) -> EmailMessage:
     return parsed
 
 
+@pytest.mark.slow
 def test_a_whole_race_through_email_matches_what_the_brands_did(tmp_path: Path) -> None:
     world = new_world(fake_email.kit())
     with fake_email.serve(world) as fake:

@@ -112,6 +112,7 @@ def sent_posts(folder: Path) -> dict[tuple[str, int], str]:
 # -- the whole race -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_whole_race_through_mastodon_matches_what_the_brands_did(race: Race) -> None:
     rows = check_against_world(race.fake.kit, race.world, race.folder)
     assert {r["mention"] for r in rows} == {"at", "name"}
@@ -119,6 +120,7 @@ def test_a_whole_race_through_mastodon_matches_what_the_brands_did(race: Race) -
     assert any(int(str(r["follow_ups_sent"])) == 1 for r in rows)
 
 
+@pytest.mark.slow
 def test_follow_ups_reply_in_the_thread_and_mention_whom_they_answer(race: Race) -> None:
     follow_ups = [race.world.post_by_id(post_id)
                   for (_, step), post_id in sent_posts(race.folder).items() if step == 1]
@@ -130,18 +132,21 @@ def test_follow_ups_reply_in_the_thread_and_mention_whom_they_answer(race: Race)
         assert post.text.startswith(f"@{brand.handle} ")  # ...and notifies the brand
 
 
+@pytest.mark.slow
 def test_each_poll_reads_mentions_once_per_persona(race: Race) -> None:
     reads = Counter(race.fake.read_times())
     assert len(reads) > 100  # five days of polls every 10 minutes while probes are open
     assert set(reads.values()) == {len(race.fake.kit.persona_handles)}
 
 
+@pytest.mark.slow
 def test_conversations_are_read_less_often_than_mentions(race: Race) -> None:
     times = sorted({e.at for e in race.fake.server.requests("GET", r"^/api/v1/conversations")})
     assert times and len(times) < len(set(race.fake.read_times())) / 1.5
     assert all(b - a >= timedelta(minutes=15) for a, b in pairwise(times))
 
 
+@pytest.mark.slow
 def test_confirm_mode_posts_nothing_the_operator_declines(tmp_path: Path) -> None:
     world = new_world(fake_mastodon.kit())
     declined = "2025-03-03-acme-1"
@@ -176,6 +181,7 @@ class HandPoster(Operator):
         self.fake.post_as(message.persona_id, text, in_reply_to=message.in_reply_to)
 
 
+@pytest.mark.slow
 def test_assisted_mode_finds_posts_made_by_hand_and_tracks_their_replies(
         tmp_path: Path) -> None:
     world = new_world(fake_mastodon.kit())

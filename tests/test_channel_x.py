@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from harness.channels.base import OutgoingMessage
 from tests.fakes import fake_x
 from tests.fakes.platform import RESET_AFTER_S
@@ -20,6 +22,7 @@ from tests.fakes.race import (
 from tests.simrun import export_rows
 
 
+@pytest.mark.slow
 def test_a_whole_race_through_x_matches_what_the_brands_did(tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
     with fake_x.serve(world) as fake:
@@ -34,6 +37,7 @@ def _reads_per_poll(fake: fake_x.FakeX) -> Counter[str]:
     return Counter(fake.read_times())
 
 
+@pytest.mark.slow
 def test_one_mentions_read_per_persona_per_poll_however_many_probes_are_open(
         tmp_path: Path) -> None:
     counts = {}
@@ -49,6 +53,7 @@ def test_one_mentions_read_per_persona_per_poll_however_many_probes_are_open(
     assert len(counts[67]) > 20
 
 
+@pytest.mark.slow
 def test_after_a_429_nothing_is_asked_before_its_reset_time(tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
     with fake_x.serve(world) as fake:
@@ -64,6 +69,7 @@ def test_after_a_429_nothing_is_asked_before_its_reset_time(tmp_path: Path) -> N
     check_against_world(fake.kit, world, tmp_path / "run", world_id=fake.world_id)
 
 
+@pytest.mark.slow
 def test_a_429_without_reset_time_backs_off_and_the_race_still_finishes(
         tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
@@ -89,6 +95,7 @@ class ByHand(Operator):
             self.fake.post_as(message.persona_id, message.text)
 
 
+@pytest.mark.slow
 def test_assisted_mode_finds_posts_made_by_hand_and_tracks_their_replies(
         tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
@@ -111,6 +118,7 @@ def test_assisted_mode_finds_posts_made_by_hand_and_tracks_their_replies(
     check_against_world(fake.kit, world, tmp_path / "run", world_id=fake.world_id)
 
 
+@pytest.mark.slow
 def test_confirm_mode_posts_only_what_the_operator_approves(tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
     with fake_x.serve(world) as fake:

@@ -56,6 +56,7 @@ def test_run_needs_an_explicit_mode(tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_run_export_status_and_a_second_run_that_does_nothing(tmp_path: Path) -> None:
     out = tmp_path / "race"
     first = shopper("run", str(REPLAY), "--simulate", "--out", str(out))
@@ -86,6 +87,7 @@ def test_run_export_status_and_a_second_run_that_does_nothing(tmp_path: Path) ->
     assert len(rows) == 280 and rows[0]["status"] == "closed"
 
 
+@pytest.mark.slow
 def test_same_seed_same_export_and_seed_override_changes_it(tmp_path: Path) -> None:
     exports = []
     for name, extra in (("a", []), ("b", []), ("c", ["--seed", "5"])):
@@ -96,6 +98,7 @@ def test_same_seed_same_export_and_seed_override_changes_it(tmp_path: Path) -> N
     assert exports[0] != exports[2]
 
 
+@pytest.mark.slow
 def test_a_folder_holding_another_scenario_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "run"
     shopper("run", str(REPLAY), "--simulate", "-q", "--out", str(out), check=True)
@@ -115,6 +118,7 @@ def test_default_folder_is_results_slash_name(tmp_path: Path) -> None:
     assert (tmp_path / "results" / "small-race" / "run.sqlite").is_file()
 
 
+@pytest.mark.slow
 def test_race_prints_the_leaderboard_with_denominators(tmp_path: Path) -> None:
     result = shopper("race", str(REPLAY), "--out", str(tmp_path / "r"), "-q")
     assert result.returncode == 0, result.stderr
@@ -172,6 +176,7 @@ def test_schema_is_json_schema_covering_every_section() -> None:
     assert "SimulateProfile" in schema["$defs"]
 
 
+@pytest.mark.slow
 def test_terminal_escapes_in_a_title_are_shown_inertly(small_text: str, tmp_path: Path) -> None:
     path = tmp_path / "escape.yaml"
     titled = small_text.replace("name: small-race", 'name: small-race\ntitle: "\\e[31mRed"')

@@ -22,6 +22,7 @@ from .conftest import SMALL
 from .simrun import export_rows, run_in_process
 
 
+@pytest.mark.slow
 def test_every_place_counts_answered_probes_alike(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     # Slow Ltd answers after ~20 h in business hours: with a 2 h window some replies come late,

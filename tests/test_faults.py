@@ -113,6 +113,7 @@ def shown(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
 
 
 @pytest.mark.parametrize("name", ["x", "mastodon", "bluesky", "email"])
+@pytest.mark.slow
 def test_a_whole_race_survives_faults_on_a_fifth_of_requests(
         name: str, tmp_path: Path, shown: Any) -> None:
     module = _fake(name)
@@ -163,6 +164,7 @@ def test_a_whole_race_survives_faults_on_a_fifth_of_requests(
 
 
 @pytest.mark.parametrize("name", ["x", "email"])
+@pytest.mark.slow
 def test_a_day_long_outage_of_polls_mid_race_delays_replies_but_loses_none(
         name: str, tmp_path: Path, shown: Any) -> None:
     """Every read fails from Tuesday noon to Wednesday noon (as long as the observation
@@ -189,6 +191,7 @@ def test_a_day_long_outage_of_polls_mid_race_delays_replies_but_loses_none(
     check_against_world(fake.kit, world, folder, world_id=getattr(fake, "world_id", None))
 
 
+@pytest.mark.slow
 def test_an_outage_over_the_last_windows_loses_no_reply(tmp_path: Path) -> None:
     """Every read fails from the last day's sends until after every window has ended; the
     replies came well within their windows, before the outage ended."""
@@ -307,6 +310,7 @@ def test_every_injected_fault_fails_its_poll_at_once_with_the_projects_error(
     assert set(outcomes) == {"read", "limited", "limited, told when", "transient"}, outcomes
 
 
+@pytest.mark.slow
 def test_a_message_rate_limited_five_times_survives_one_server_error(tmp_path: Path) -> None:
     """Rate limits do not use up a message's attempts: only transient failures count."""
     world = new_world(fake_x.kit())

@@ -130,6 +130,7 @@ def test_arbitrary_bytes(tmp_path_factory: pytest.TempPathFactory) -> None:
     report("bytes")
 
 
+@pytest.mark.slow
 def test_arbitrary_yaml_data() -> None:
     @fuzz(200)
     @given(DATA)
@@ -140,6 +141,7 @@ def test_arbitrary_yaml_data() -> None:
     report("yaml data")
 
 
+@pytest.mark.slow
 def test_arbitrary_sections() -> None:
     @fuzz(200)
     @given(st.dictionaries(st.sampled_from(SECTIONS), DATA, min_size=1))
@@ -200,6 +202,7 @@ def test_the_valid_scenario_loads() -> None:
     assert loads_or_refuses(dump(BASE), "mutations") is not None
 
 
+@pytest.mark.slow
 def test_mutations_of_a_valid_scenario() -> None:
     @fuzz(300)
     @given(mutated())
@@ -283,6 +286,7 @@ VARIABLES = {
 }
 
 
+@pytest.mark.slow
 def test_hostile_templates_render_or_are_refused_quickly() -> None:
     @fuzz(400)
     @given(HOSTILE_TEMPLATES)
@@ -298,6 +302,7 @@ def test_hostile_templates_render_or_are_refused_quickly() -> None:
     report("hostile templates")
 
 
+@pytest.mark.slow
 def test_benign_templates_render_as_jinja_renders_them() -> None:
     """The guards change no result: what the stock immutable sandbox renders, ours renders
     the same (or refuses, for a value too large); what it refuses, ours refuses."""
@@ -333,6 +338,7 @@ def test_benign_templates_render_as_jinja_renders_them() -> None:
     report("benign templates")
 
 
+@pytest.mark.slow
 def test_hostile_templates_in_a_scenario() -> None:
     @fuzz(120)
     @given(HOSTILE_TEMPLATES)
@@ -556,6 +562,7 @@ def long_keys_repeated() -> str:
     (long_text_repeated, "document expands to more than 10,000,000 characters of text"),
     (long_keys_repeated, "document expands to more than 10,000,000 characters of text"),
 ], ids=lambda value: getattr(value, "__name__", "")[:20])
+@pytest.mark.slow
 def test_yaml_bombs_are_refused_quickly(make: Callable[[], str], message: str) -> None:
     TRIED["yaml bombs"] += 1
     text = make()
@@ -599,6 +606,7 @@ def validate(path: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.slow
 def test_validate_exits_0_or_2_without_a_traceback(tmp_path_factory: pytest.TempPathFactory
                                                    ) -> None:
     folder = tmp_path_factory.mktemp("cli")

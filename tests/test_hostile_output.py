@@ -74,6 +74,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "report"
 
 
+@pytest.mark.slow
 def test_the_page_shows_hostile_text_escaped(report: Path) -> None:
     html = (report / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html.lower()
@@ -88,6 +89,7 @@ def test_the_page_shows_hostile_text_escaped(report: Path) -> None:
     assert MATH in html
 
 
+@pytest.mark.slow
 def test_every_svg_is_well_formed_and_draws_names_literally(report: Path) -> None:
     svgs = sorted((report / "charts").glob("*.svg"))
     assert len(svgs) >= 5
@@ -110,6 +112,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+@pytest.mark.slow
 def test_every_png_builds_at_a_sane_size(report: Path) -> None:
     pngs = [report / "infographic.png", *sorted((report / "charts").glob("*.png"))]
     assert len(pngs) >= 6
@@ -119,6 +122,7 @@ def test_every_png_builds_at_a_sane_size(report: Path) -> None:
     assert png_size(report / "infographic.png")[0] == 1080  # a 100,000-character title
 
 
+@pytest.mark.slow
 def test_csv_cells_are_never_formulas_and_json_keeps_the_text(report: Path) -> None:
     rows = list(csv.DictReader((report / "probes.csv").open(encoding="utf-8", newline="")))
     assert rows
@@ -133,6 +137,7 @@ def test_csv_cells_are_never_formulas_and_json_keeps_the_text(report: Path) -> N
     assert {row["name"] for row in summary["leaderboard"]} == {MATH, CONTROL, BAD_MATH, EMOJI}
 
 
+@pytest.mark.slow
 def test_export_csv_is_guarded_and_json_export_is_not(report: Path) -> None:
     from harness.cli import main
 
@@ -235,6 +240,7 @@ HOSTILE_AUTHORS = {
 }
 
 
+@pytest.mark.slow
 def test_the_page_shows_each_replys_author_escaped(tmp_path: Path) -> None:
     """The brands' own accounts are named by whoever wrote the scenario; the page shows who
     answered (account and brand name) as text, like the answer itself."""

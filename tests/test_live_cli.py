@@ -104,6 +104,7 @@ def test_a_live_run_asks_first_and_a_no_sends_nothing(
     assert fake.server.requests("POST", "/2/tweets") == []
 
 
+@pytest.mark.slow
 def test_a_live_run_shows_its_plan_then_runs_on_the_system_clock(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

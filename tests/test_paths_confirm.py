@@ -99,6 +99,7 @@ def test_the_confirm_gate_never_calls_the_platform_after_a_no(tmp_path: Path) ->
     assert [m.probe_id for m in inner.posted] == ["2025-03-03-acme-2"]
 
 
+@pytest.mark.slow
 def test_confirm_mode_on_a_real_terminal_posts_exactly_the_approved_and_a_no_is_final(
         tmp_path: Path) -> None:
     world: World = new_world(fake_x.kit(), SystemClock())  # type: ignore[arg-type]

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from harness.cli.running import simulate
 from harness.clock import SystemClock
 from harness.scenario.load import load_scenario_text
@@ -73,6 +75,7 @@ def _finished(folder: Path) -> bool:
         store.close()
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_without_a_traceback_and_the_rerun_ends_as_if_uninterrupted(
         tmp_path: Path) -> None:
     scenario = tmp_path / "big.yaml"
@@ -108,6 +111,7 @@ def test_ctrl_c_exits_130_without_a_traceback_and_the_rerun_ends_as_if_uninterru
     assert max(posts.values()) == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_a_live_run_waits_for_replies_exits_130_and_the_rerun_finishes(
         tmp_path: Path) -> None:
     world: World = new_world(fake_x.kit(), SystemClock())  # type: ignore[arg-type]

@@ -63,6 +63,7 @@ def test_replay_spans_20_weekdays_from_monday_5_november_2012(
         assert "09:00" <= stamp[11:16] < "17:00"
 
 
+@pytest.mark.slow
 def test_plan_output_is_byte_identical_across_runs() -> None:
     commands = [[sys.executable, "-m", "harness", "plan", str(REPLAY), "--format", fmt]
                 for fmt in ("json", "csv")]

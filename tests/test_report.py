@@ -31,6 +31,7 @@ def race(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "report"
 
 
+@pytest.mark.slow
 def test_race_writes_every_part_of_the_report(race: Path) -> None:
     for name in ("report.html", "infographic.png", "summary.json", "probes.csv"):
         assert (race / name).is_file() and (race / name).stat().st_size > 1000
@@ -41,6 +42,7 @@ def test_race_writes_every_part_of_the_report(race: Path) -> None:
     assert len((race / "probes.csv").read_text(encoding="utf-8").splitlines()) == 281
 
 
+@pytest.mark.slow
 def test_poster_is_at_least_1080_pixels_wide(race: Path) -> None:
     header = (race / "infographic.png").read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
@@ -58,6 +60,7 @@ def _percent(k: int, n: int) -> str:
     return f"{k / n:.0%}".removesuffix("%")
 
 
+@pytest.mark.slow
 def test_page_shows_every_brand_with_its_k_of_n(race: Path) -> None:
     html = (race / "report.html").read_text(encoding="utf-8")
     summary = json.loads((race / "summary.json").read_text(encoding="utf-8"))
@@ -88,6 +91,7 @@ def test_page_shows_every_brand_with_its_k_of_n(race: Path) -> None:
     assert f"{quick}/{head['sent']} = {quick / head['sent']:.0%}" in html
 
 
+@pytest.mark.slow
 def test_page_is_self_contained_with_alt_text_everywhere(race: Path) -> None:
     html = (race / "report.html").read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
@@ -100,6 +104,7 @@ def test_page_is_self_contained_with_alt_text_everywhere(race: Path) -> None:
         assert 'src="data:image/svg+xml;base64,' in image
 
 
+@pytest.mark.slow
 def test_replies_are_shown_as_text_never_run(tmp_path: Path) -> None:
     from harness.scenario.load import load_scenario_text
     from harness.scenario.model import Scenario
@@ -121,6 +126,7 @@ def test_replies_are_shown_as_text_never_run(tmp_path: Path) -> None:
     assert not re.search(r"<img[^>]*onerror", html)
 
 
+@pytest.mark.slow
 def test_chart_command_draws_png_and_svg(race: Path, tmp_path: Path) -> None:
     run = race.parent
     for suffix in ("png", "svg"):
@@ -135,6 +141,7 @@ def test_chart_command_draws_png_and_svg(race: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "must end in .png or .svg" in bad.stderr
 
 
+@pytest.mark.slow
 def test_report_is_rebuilt_the_same(race: Path, tmp_path: Path) -> None:
     result = shopper("report", str(race.parent), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr

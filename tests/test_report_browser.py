@@ -51,6 +51,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.slow
 def test_report_loads_fits_and_runs_nothing(report: Path, width: int) -> None:
     from playwright.sync_api import Dialog, sync_playwright
 

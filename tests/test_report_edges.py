@@ -114,6 +114,7 @@ def test_a_run_that_sent_nothing_still_has_a_report(tmp_path: Path) -> None:
     assert "0/0" in html
 
 
+@pytest.mark.slow
 def test_nothing_answered_gives_exact_zero_lower_bounds(tmp_path: Path) -> None:
     summary, html = report_of(scenario_text(profile=SILENT, days=5), tmp_path / "run")
     answered = summary["headline"]["answered"]
@@ -125,12 +126,14 @@ def test_nothing_answered_gives_exact_zero_lower_bounds(tmp_path: Path) -> None:
     assert "odds ratio undefined" in html
 
 
+@pytest.mark.slow
 def test_everything_answered_gives_exact_upper_bounds_of_one(tmp_path: Path) -> None:
     summary, _ = report_of(scenario_text(profile=ALWAYS, days=5), tmp_path / "run")
     for row in summary["leaderboard"]:
         assert row["k"] == row["n"] and row["ci95"][1] == 1.0
 
 
+@pytest.mark.slow
 def test_one_brand_and_one_probe(tmp_path: Path) -> None:
     summary, html = report_of(scenario_text(brands=1, days=1, profile=ALWAYS,
                                             mentions="[at]"), tmp_path / "run")
@@ -139,17 +142,20 @@ def test_one_brand_and_one_probe(tmp_path: Path) -> None:
     assert "1/1" in html
 
 
+@pytest.mark.slow
 def test_only_late_replies_count_as_unanswered(tmp_path: Path) -> None:
     summary, _ = report_of(scenario_text(profile=LATE, days=3), tmp_path / "run")
     assert summary["headline"]["answered"]["k"] == 0
     assert summary["headline"]["sent"] == 6
 
 
+@pytest.mark.slow
 def test_only_auto_acknowledgements_count_as_unanswered(tmp_path: Path) -> None:
     summary, _ = report_of(scenario_text(profile=AUTO_ONLY, days=3), tmp_path / "run")
     assert summary["headline"]["answered"]["k"] == 0
 
 
+@pytest.mark.slow
 def test_only_bystanders_count_as_unanswered(tmp_path: Path) -> None:
     summary, _ = report_of(scenario_text(profile=ALWAYS, days=3), tmp_path / "run",
                            adapter=Crowd)

@@ -34,6 +34,7 @@ from tests.simrun import export_rows, journal_posts, run_in_process
 from tests.test_runner import Unfindable
 
 
+@pytest.mark.slow
 def test_caps_hold_whatever_the_schedule_asks(tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
     with fake_x.serve(world) as fake:
@@ -62,6 +63,7 @@ def _brand_of(post: Post) -> str:
     raise AssertionError(text)
 
 
+@pytest.mark.slow
 def test_the_total_cap_holds(tmp_path: Path) -> None:
     world = new_world(fake_x.kit())
     with fake_x.serve(world) as fake:
@@ -69,6 +71,7 @@ def test_the_total_cap_holds(tmp_path: Path) -> None:
     assert len([p for p in world.visible() if p.author.script is None]) == 4
 
 
+@pytest.mark.slow
 def test_the_kill_switch_stops_sending_at_once_and_polling_goes_on(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "run"
@@ -158,6 +161,7 @@ def test_not_posted_is_sent_at_the_next_run(small_scenario: Scenario, tmp_path: 
     assert posts.count((probe, 0)) == 2
 
 
+@pytest.mark.slow
 def test_a_kill_switch_after_the_last_send_still_lets_the_run_finish(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     world = new_world(fake_x.kit())
@@ -228,6 +232,7 @@ def test_per_day_cap_counts_days_in_the_brands_time_zone() -> None:
     assert limits.refuse("icelander", datetime(2024, 3, 6, 0, tzinfo=UTC)) is None
 
 
+@pytest.mark.slow
 def test_a_live_run_caps_each_brand_by_the_day_in_its_own_time_zone(tmp_path: Path) -> None:
     """Two probes a brand a day between 09:00 and 17:00 UTC, a cap of one a day: Acme and
     Globex are in Auckland (UTC+13, where the day changes at 11:00 UTC), Initech in UTC. The

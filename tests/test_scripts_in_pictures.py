@@ -51,6 +51,7 @@ def test_the_fonts_for_these_scripts_are_installed() -> None:
         assert family in installed, f"{family} missing: {fonts.INSTALL_HINT}"
 
 
+@pytest.mark.slow
 def test_names_in_four_scripts_draw_without_a_missing_glyph(tmp_path: Path) -> None:
     ours, theirs = _report(_world_race(tmp_path))
     assert ours == [] and not [w for w in theirs if "missing from" in w], (ours, theirs)
@@ -73,6 +74,7 @@ def test_a_right_to_left_name_is_isolated_so_the_line_keeps_its_order() -> None:
     assert literal("\u202eevil") == "\\u202eevil", "overrides are still shown as escapes"
 
 
+@pytest.mark.slow
 def test_the_page_isolates_names_and_replies(tmp_path: Path) -> None:
     folder = _world_race(tmp_path)
     _report(folder)
@@ -80,6 +82,7 @@ def test_the_page_isolates_names_and_replies(tmp_path: Path) -> None:
     assert "<bdi>ستاربكس</bdi>" in html and "<bdi>星巴克咖啡</bdi>" in html
 
 
+@pytest.mark.slow
 def test_no_poster_label_is_cut_at_the_left_edge(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.report import poster

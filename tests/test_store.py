@@ -85,6 +85,7 @@ def test_a_store_from_a_newer_harness_is_refused(small_scenario: Scenario,
         Store.open(folder / "run.sqlite")
 
 
+@pytest.mark.slow
 def test_a_channel_failing_again_and_again_is_reported_degraded_then_recovered(
         small_scenario: Scenario, small_file: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,7 @@ class Crash(BaseException):
     """The process dies here: nothing after this line of the runner happens."""
 
 
+@pytest.mark.slow
 def test_an_email_accepted_just_before_a_crash_keeps_its_replies_on_its_own_probe(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     world = new_world(fake_email.kit())

@@ -491,6 +491,7 @@ RESUME_BRANDS = (
     ("Europe/London", datetime(2024, 10, 27, 1, tzinfo=UTC)),
     ("Australia/Lord_Howe", datetime(2024, 4, 6, 15, tzinfo=UTC)),
 ], ids=["london-forward", "london-back", "lord-howe-back-half-an-hour"])
+@pytest.mark.slow
 def test_stopping_and_resuming_around_a_change_gives_the_same_run(
         zone: str, change: datetime, tmp_path: Path) -> None:
     local_day = change.astimezone(ZoneInfo(zone)).date()

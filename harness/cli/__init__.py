@@ -228,7 +228,7 @@ def _seed(text: str) -> int:
 def _max_probes_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-probes", type=_positive, default=None, metavar="N",
                          help="refuse a plan of more than N probes (default 1,000,000: "
-                         "about 1.1 GB to expand); counted before anything is expanded")
+                         "about 0.9 GB to expand); counted before anything is expanded")
 
 
 def _positive(text: str) -> int:

@@ -13,8 +13,8 @@ from harness.plan.calendar import send_dates
 from harness.scenario.model import Scenario
 
 MAX_PROBES = 1_000_000
-"""The default limit on a plan's size: about 1.1 GB of memory to expand, a day of sending at
-ten a second. ``--max-probes`` raises it."""
+"""The default limit on a plan's size: about 0.9 GB of memory and half a minute to expand
+(``benchmarks/plan_size.py``), a day of sending at ten a second. ``--max-probes`` moves it."""
 
 
 class PlanSize(NamedTuple):
