@@ -214,15 +214,20 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
 MAX_SEED = 2**63 - 1  # as the scenario's own `seed:` allows
 
 
-def _seed(text: str) -> int:
+def _whole_number(text: str, low: int, high: int | None, what: str) -> int:
+    """``text`` as a whole number in ``low..high``, or a usage error saying what it must be."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"a seed is between 0 and {MAX_SEED:,} (as in the "
-                                         f"scenario file), not {value:,}")
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{what}, not {value:,}")
     return value
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED,
+                         f"a seed is between 0 and {MAX_SEED:,} (as in the scenario file)")
 
 
 def _max_probes_argument(command: argparse.ArgumentParser) -> None:
@@ -232,23 +237,11 @@ def _max_probes_argument(command: argparse.ArgumentParser) -> None:
 
 
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return _whole_number(text, 1, None, "must be at least 1")
 
 
 def _cap(text: str) -> int | None:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("a cap cannot be negative")
-    return value or None
+    return _whole_number(text, 0, None, "a cap cannot be negative") or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
