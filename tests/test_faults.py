@@ -208,6 +208,7 @@ def test_an_outage_over_the_last_windows_loses_no_reply(tmp_path: Path) -> None:
 # -- bugs the random races can meet ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bluesky_a_rate_limit_on_reading_a_post_back_is_honoured(tmp_path: Path) -> None:
     world = new_world(fake_bluesky.kit())
     with fake_bluesky.serve(world) as fake:
@@ -221,6 +222,7 @@ def test_bluesky_a_rate_limit_on_reading_a_post_back_is_honoured(tmp_path: Path)
 
 
 @pytest.mark.parametrize("fault", ["accepted_drop", "accepted_timeout"])
+@pytest.mark.slow
 def test_email_a_message_accepted_then_unheard_is_sent_once(
         fault: str, tmp_path: Path) -> None:
     world = new_world(fake_email.kit())

@@ -666,6 +666,7 @@ def everything_under(folder: Path) -> set[Path]:
     return {path.relative_to(folder) for path in folder.rglob("*")}
 
 
+@pytest.mark.slow
 def test_scenario_names_never_leave_the_results_folder() -> None:
     results = Path("results").resolve()
 

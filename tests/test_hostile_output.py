@@ -209,6 +209,7 @@ def test_literal_labels(text: str, shown: str) -> None:
     assert literal(text) == shown
 
 
+@pytest.mark.slow
 def test_a_chart_of_hostile_labels_alone_draws(tmp_path: Path) -> None:
     """The general chart command's path: every metric by brand, PNG and SVG."""
     from harness.analysis.outcomes import from_store

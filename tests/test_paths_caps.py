@@ -98,6 +98,7 @@ def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
+@pytest.mark.slow
 def test_max_per_brand_per_day_0_sends_all_12_to_each_brand_where_the_default_sends_10(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err, posts = _live(tmp_path, "default", capsys)
@@ -130,6 +131,7 @@ def test_max_per_brand_per_day_0_sends_all_12_to_each_brand_where_the_default_se
                             r"\(in the brand's time zone\) already", e or "") for e in errors)
 
 
+@pytest.mark.slow
 def test_max_messages_0_lifts_the_total_cap_where_a_small_one_holds(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err, posts = _live(tmp_path, "total-25", capsys, "--max-per-brand-per-day", "0",

@@ -144,6 +144,7 @@ def test_shipped_scenario_loads(path: Path) -> None:
     assert scenario.personas and scenario.brands and scenario.categories
 
 
+@pytest.mark.slow
 def test_every_file_is_checked_and_one_bad_file_fails_the_run(tmp_path: Path) -> None:
     good = shipped_scenarios()[0]
     bad = [BROKEN[0], BROKEN[-1]]
