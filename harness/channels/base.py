@@ -171,6 +171,11 @@ class ChannelAdapter(ABC):
         to that post, and proves it went out."""
         return None
 
+    @property
+    def plans_ids(self) -> bool:
+        """Whether :meth:`planned_id` can say anything for this channel (asked per send)."""
+        return type(self).planned_id is not ChannelAdapter.planned_id
+
     def find_post(self, message: OutgoingMessage) -> SentPost | None:
         """Look for ``message`` among what the persona posted (to settle a send a crash
         interrupted). ``None`` means the platform says it was never posted."""

@@ -57,6 +57,10 @@ class _Gate(ChannelAdapter):
         return self.inner.planned_id(message)
 
     @property
+    def plans_ids(self) -> bool:
+        return self.inner.plans_ids
+
+    @property
     def can_find_posts(self) -> bool:
         return self.inner.can_find_posts
 

@@ -242,8 +242,9 @@ class Runner:
             attempt = previous.attempt + 1 if previous else 1
             # Whatever the adapter fixes before the call (a Message-ID) is stored with the
             # intent: a reply threading to it finds its probe even if a crash follows.
-            planned = self.channels[probe.channel].planned_id(
-                self._message(probe, step, text, in_reply_to))
+            channel = self.channels[probe.channel]
+            planned = (channel.planned_id(self._message(probe, step, text, in_reply_to))
+                       if channel.plans_ids else None)
             intents.append(SendRecord(probe.probe_id, step, attempt, "intended", now, None,
                                       planned, in_reply_to, text))
         if self.limits is not None:
