@@ -66,6 +66,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from typing import Any
 
+from harness.atomic import write_atomically
 from harness.channels.base import (
     ChannelAdapter,
     ChannelContext,
@@ -92,7 +93,6 @@ from harness.channels.mail import (
     quit_quietly,
     smtp_error,
     whole_seconds,
-    write_atomically,
 )
 from harness.errors import (
     NotConfigured,

@@ -18,7 +18,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
-from pathlib import Path
 from typing import Any
 
 from harness.errors import (
@@ -291,10 +290,3 @@ def as_text(value: Any) -> str:
 def scrub(text: str, password: str) -> str:
     text = text.replace(password, "***") if password else text
     return " ".join(text.split())[:300]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".new")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(path)

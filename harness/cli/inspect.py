@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from harness.atomic import write_atomically
 from harness.cli.output import inert_lines, printable, table
-from harness.cli.paths import writable_file, write_text_atomically
+from harness.cli.paths import writable_file
 from harness.errors import ScenarioError, UsageError
 from harness.report.files import write_csv, write_json
 from harness.runner.limits import STOP_FILE
@@ -176,7 +177,7 @@ def export(args: argparse.Namespace) -> int:
         text = io.StringIO(newline="")
         _write_export(records, args.format, text)
         try:
-            write_text_atomically(target, text.getvalue())
+            write_atomically(target, text.getvalue())
         except OSError as exc:
             raise UsageError(f"-o {target}: cannot write: {exc.strerror or exc}") from None
     elif sys.stdout.isatty():  # shown, not saved: nothing in it may drive the terminal

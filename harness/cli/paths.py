@@ -37,18 +37,6 @@ def writable_file(path: Path, flag: str) -> Path:
     return path
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.partial")
-    try:
-        staging.write_text(text, encoding="utf-8", newline="")
-        staging.replace(path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
-
-
 def _check_ancestors(path: Path, flag: str) -> None:
     """The nearest existing ancestor of ``path`` must be a folder we can write in."""
     for parent in path.absolute().parents:

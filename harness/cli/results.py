@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.analysis.leaderboard import group, leaderboard
 from harness.analysis.outcomes import from_store
+from harness.atomic import replace_atomically
 from harness.cli.output import printable, table
 from harness.cli.paths import writable_file, writable_folder
 from harness.durations import format_duration
@@ -117,13 +118,10 @@ def _save_chart(drawn: Any, target: Path, image_format: str) -> None:
     """Write ``drawn`` to ``target`` whole (staged, then renamed) and close it."""
     from harness.report import charts
 
-    staging = target.with_name(f".{target.name}.partial")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        drawn.figure.savefig(staging, format=image_format)
-        staging.replace(target)
+        replace_atomically(target, lambda staging: drawn.figure.savefig(
+            staging, format=image_format))
     except OSError as exc:
-        staging.unlink(missing_ok=True)
         raise UsageError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
     finally:
         charts.close(drawn)

@@ -431,9 +431,10 @@ class Runner:
             del self.unconfirmed[attempt.platform_id or ""]
             self.stats.uncertain -= attempt.step == 0
             # Without the platform's own time of the post, the moment it was handed over
-            # stands in (a send is made in the same pass as its intent).
-            outcome = sending.sent(attempt, attempt.platform_id or "",
-                                   attempt.sent_at or _whole_second(attempt.intended_at))
+            # stands in, in whole seconds as the email Date header has it (a send is made in
+            # the same pass as its intent).
+            outcome = sending.sent(attempt, attempt.platform_id or "", attempt.sent_at
+                                   or attempt.intended_at.replace(microsecond=0))
             self._batch.outcomes.append(outcome)
             self._record_outcome(outcome)
 
@@ -514,12 +515,6 @@ class Runner:
         if not candidates:
             return None
         return max(min(candidates), now) if self.clock.is_virtual else min(candidates)
-
-
-def _whole_second(moment: datetime) -> datetime:
-    """``moment`` rounded up to a whole second, as platforms (and our Date header) time posts."""
-    whole = moment.replace(microsecond=0)
-    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def _counts(reply: ReplyRecord) -> bool:
