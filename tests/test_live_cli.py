@@ -121,7 +121,8 @@ def test_a_live_run_shows_its_plan_then_runs_on_the_system_clock(
     assert "per brand: at most 1 probe a day" in out
     assert ("caps (--max-per-brand-per-day, --max-messages): at most 10 messages per brand per "
             "day (its time zone), 1000 in all") in out
-    assert re.search(r"\nlive +x +auto +3 +1s +configured\n", out)
+    assert re.search(r"\nlive +x +auto +3 +1s +ready: logged in as ana \(@\w+\), "
+                     r"ben \(@\w+\)\n", out)
     assert "API use estimate: posts created" in out
     rows = export_rows(tmp_path / "run")
     assert len(rows) == 3 and all(r["sent_at"] is not None for r in rows)

@@ -25,7 +25,7 @@ from harness.channels.sim.platform import Event, Post
 from harness.channels.simulated import SimulatedChannel
 from harness.cli import main
 from harness.cli.running import RunResult, simulate
-from harness.errors import AuthenticationFailed, RateLimited, TransientError
+from harness.errors import AccessDenied, RateLimited, TransientError
 from harness.plan.expand import build_plan
 from harness.runner.events import RunStats
 from harness.runner.loop import Runner
@@ -260,7 +260,7 @@ class Flaky(SimulatedChannel):
             self.transient.discard(message.probe_id)
             raise TransientError("503 Service Unavailable")
         if message.probe_id in self.denied:
-            raise AuthenticationFailed("401 Unauthorized")
+            raise AccessDenied("403 Forbidden")
         if type(self).limited_once and message.step == 0 and len(type(self).calls) == 3:
             type(self).limited_once = False
             type(self).reset_at = now + timedelta(minutes=30)
@@ -283,7 +283,7 @@ def test_platform_errors_are_retried_denied_or_waited_out(small_scenario: Scenar
     assert run_in_process(small_scenario, tmp_path, adapter=Flaky)
     rows = {r["probe_id"]: r for r in export_rows(tmp_path)}
     assert rows[plan[0].probe_id]["status"] == "closed"  # retried after the 503
-    assert rows[plan[5].probe_id]["status"] == "failed"  # 401 is not retried
+    assert rows[plan[5].probe_id]["status"] == "failed"  # 403 is not retried
     assert sum(1 for pid, _ in Flaky.calls if pid == plan[5].probe_id) == 1
     retry_times = [t for pid, t in Flaky.calls if pid == plan[0].probe_id]
     assert len(retry_times) == 2 and retry_times[1] - retry_times[0] == timedelta(minutes=1)

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from harness.channels.settings import Settings, masked, missing_env
+from harness.channels.tls import tls_problem
 from harness.clock import Clock
 from harness.scenario.model import Brand, Channel, Persona
 
@@ -114,6 +115,9 @@ class ChannelAdapter(ABC):
     """The mode of a channel whose scenario does not say."""
     required_settings: ClassVar[tuple[str, ...]] = ()
     """Settings without which the adapter cannot work (checked by :meth:`not_configured`)."""
+    connects: ClassVar[bool] = False
+    """Whether the adapter connects to a server (and so takes the TLS settings
+    ``ca_file`` and ``verify_tls``, see :mod:`harness.channels.tls`)."""
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         self.config = config
@@ -135,6 +139,11 @@ class ChannelAdapter(ABC):
         return [p for p, account in self.accounts.items()
                 if account and (chosen == "all" or p in chosen)]
 
+    def personas_shown(self) -> str:
+        """The channel's personas with their accounts, for messages: ``ana (@ana_x)``."""
+        return ", ".join(f"{p} ({self.accounts[p]})" for p in self.channel_personas()
+                         ) or "no persona"
+
     def missing_per_persona(self, key: str, what: str) -> str | None:
         """Why ``settings[key]`` (a table by persona id, e.g. tokens) does not cover every
         persona of the channel, or ``None`` if it does."""
@@ -154,7 +163,14 @@ class ChannelAdapter(ABC):
         unset = missing_env(self.config.settings, self.context.environ)
         if unset:
             return f"environment variable{'s' * (len(unset) > 1)} {', '.join(unset)} not set"
-        return None
+        return tls_problem(self.settings) if self.connects else None
+
+    def check_access(self) -> str:
+        """Connect and log in as each persona of the channel, read-only (nothing posted,
+        nothing marked read), and say what was checked; raise the channel's errors when that
+        fails. The live preflight calls it before asking to start. Channels with no server
+        have nothing to check."""
+        return "nothing to connect to"
 
     @abstractmethod
     def send(self, message: OutgoingMessage) -> SentPost:

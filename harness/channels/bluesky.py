@@ -6,6 +6,7 @@ Settings (secrets only as ``{env: VARIABLE}``)::
       service: https://bsky.social                 # optional: the PDS or entryway to log in at
       passwords:                                    # each persona's app password
         ana: {env: BSKY_ANA_APP_PASSWORD}
+      ca_file: our-ca.pem                           # optional: TLS, see harness.channels.tls
 
 A persona logs in with its handle (its account on this channel in the scenario, e.g.
 ``@ana.bsky.social``) and its app password. Brands are the handles the scenario gives them.
@@ -60,7 +61,7 @@ from atproto_client.request import Request  # type: ignore[import-untyped]
 from atproto_core.exceptions import AtProtocolError  # type: ignore[import-untyped]
 from atproto_server.exceptions import InvalidTokenError  # type: ignore[import-untyped]
 
-from harness.channels import http
+from harness.channels import http, tls
 from harness.channels.base import (
     ChannelAdapter,
     ChannelContext,
@@ -75,7 +76,6 @@ from harness.errors import (
     ChannelError,
     NotConfigured,
     RateLimited,
-    TransientError,
 )
 from harness.scenario.model import Channel
 
@@ -169,6 +169,7 @@ class BlueskyChannel(ChannelAdapter):
     secret_settings = frozenset({"passwords"})
     required_settings = ("passwords",)
     default_mode = "auto"
+    connects = True
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         super().__init__(config, context)
@@ -243,7 +244,8 @@ class BlueskyChannel(ChannelAdapter):
         """The persona's client (made without touching the network)."""
         login = self._logins.get(persona)
         if login is None:
-            client = Client(base_url=self.service, request=Request(timeout=self.timeout_s))
+            client = Client(base_url=self.service, request=Request(
+                timeout=self.timeout_s, verify=tls.ssl_context(self.settings)))
             login = _Login(persona, self._handle(persona), client)
 
             def changed(event: Any, session: Any, login: _Login = login) -> None:
@@ -314,8 +316,16 @@ class BlueskyChannel(ChannelAdapter):
         except (LoginRequiredError, InvalidTokenError):
             raise _SessionRefused from None  # no usable token in the session
         except (AtProtocolError, httpx.HTTPError, ValueError) as exc:  # models, network, JSON
-            raise TransientError(f"Bluesky: {what}: {type(exc).__name__}: {_safe(exc)}"
-                                 ) from None
+            raise tls.connection_error(f"Bluesky: {what}", exc,
+                                       f"{type(exc).__name__}: {_safe(exc)}") from None
+
+    def check_access(self) -> str:
+        """``com.atproto.server.getSession`` as each persona (read-only), logging in first
+        where there is no saved session."""
+        for persona in self.channel_personas():
+            self._call(persona, lambda login: login.client.com.atproto.server.get_session(),
+                       "check the session")
+        return f"logged in as {self.personas_shown()}"
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -549,8 +559,9 @@ def _raise_for(exc: Any, what: str) -> NoReturn:
     """The project's error for an XRPC error answer (or a transport failure)."""
     if _error_code(exc) in TOKEN_ERRORS:
         raise _SessionRefused from None
-    if exc.response is None:  # no answer: network error, timeout
-        raise TransientError(f"Bluesky: {what}: {type(exc).__name__}: {_safe(exc)}") from None
+    if exc.response is None:  # no answer: network error, timeout, TLS
+        raise tls.connection_error(f"Bluesky: {what}", exc,
+                                   f"{type(exc).__name__}: {_safe(exc)}") from None
     status = int(exc.response.status_code)
     message = f"Bluesky: {what}: {status} {_detail(exc)}".rstrip()
     if status == 401:

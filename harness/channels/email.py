@@ -12,6 +12,7 @@ Settings (secrets only as ``{env: VARIABLE}``)::
       subject: "A question"                # optional: every first message's subject
       helo: mail.example.org               # optional: the name we greet SMTP servers with
       timeout: 30s                         # optional: every connection's timeout
+      ca_file: our-ca.pem                  # optional: TLS for both, see harness.channels.tls
 
 ``smtp``: ``starttls`` defaults to true (port 587), ``ssl`` to false (port 465 when true).
 ``imap``: ``ssl`` defaults to true (port 993; 143 without), ``starttls`` to false, ``mailbox``
@@ -58,7 +59,6 @@ import json
 import re
 import secrets
 import smtplib
-import ssl
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage, Message
@@ -67,6 +67,7 @@ from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from typing import Any
 
 from harness.atomic import write_atomically
+from harness.channels import tls
 from harness.channels.base import (
     ChannelAdapter,
     ChannelContext,
@@ -80,6 +81,7 @@ from harness.channels.mail import (
     Server,
     as_text,
     body_text,
+    examine,
     fetched_messages,
     first_line,
     first_message_id,
@@ -87,11 +89,11 @@ from harness.channels.mail import (
     header_value,
     imap_date,
     imap_error,
-    imap_quoted,
     imap_session,
     is_automated,
     quit_quietly,
     smtp_error,
+    smtp_session,
     whole_seconds,
 )
 from harness.errors import (
@@ -122,6 +124,7 @@ class EmailChannel(ChannelAdapter):
     required_settings = ("smtp", "imap", "passwords")
     modes = frozenset({"auto", "confirm"})
     default_mode = "auto"
+    connects = True
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         super().__init__(config, context)
@@ -170,7 +173,7 @@ class EmailChannel(ChannelAdapter):
             raise NotConfigured(f"channel {self.config.id!r}: settings.{key}.port must be a "
                                 "number") from None
         return Server(str(table["host"]), port, use_ssl, starttls,
-                       str(table.get("mailbox", "INBOX")))
+                      str(table.get("mailbox", "INBOX")), tls.ssl_context(self.settings))
 
     def _address(self, persona: str, account: str = "") -> str:
         address = (account or self.accounts.get(persona, "")).strip()
@@ -212,6 +215,33 @@ class EmailChannel(ChannelAdapter):
         assert state is not None
         return hmac.new(state[0], probe_id.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
+    def check_access(self) -> str:
+        """As each persona: an SMTP session up to a login (no message), then an IMAP login
+        and a read-only EXAMINE of the mailbox."""
+        smtp_server, imap_server = self._server("smtp"), self._server("imap")
+        for persona in self.channel_personas():
+            address = self._address(persona)
+            username, password = self._credentials(persona, address)
+            helo = str(self.config.settings.get("helo") or address.rpartition("@")[2])
+            smtp: smtplib.SMTP | None = None
+            try:
+                smtp = smtp_session(smtp_server, helo, self.timeout_s)
+                smtp.login(username, password)
+            except (smtplib.SMTPException, OSError, ValueError) as exc:
+                raise smtp_error(exc, smtp_server, self.context.clock.now(), password
+                                 ) from None
+            finally:
+                if smtp is not None:
+                    quit_quietly(smtp)
+            stage = ["connect"]
+            try:
+                with imap_session(imap_server, self.timeout_s) as conn:
+                    examine(conn, imap_server, username, password, stage)
+            except (imaplib.IMAP4.error, OSError, EOFError, ValueError) as exc:
+                raise imap_error(exc, stage[0], imap_server, self.context.clock.now(),
+                                 password) from None
+        return f"SMTP and IMAP logins work for {self.personas_shown()}"
+
     # -- sending ----------------------------------------------------------------------------
 
     def send(self, message: OutgoingMessage) -> SentPost:
@@ -230,14 +260,7 @@ class EmailChannel(ChannelAdapter):
         helo = str(self.config.settings.get("helo") or address.rpartition("@")[2])
         smtp: smtplib.SMTP | None = None
         try:
-            if server.ssl:
-                smtp = smtplib.SMTP_SSL(server.host, server.port, local_hostname=helo,
-                                        timeout=timeout, context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(server.host, server.port, local_hostname=helo,
-                                    timeout=timeout)
-                if server.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+            smtp = smtp_session(server, helo, timeout)
             smtp.login(username, password)
             recipient = message.brand_handles[0]
             code, answer = smtp.mail(address)
@@ -346,18 +369,13 @@ class EmailChannel(ChannelAdapter):
               username: str, password: str, seen: dict[str, Any] | None,
               since: datetime) -> tuple[list[IncomingReply], dict[str, Any]]:
         """One IMAP session: what arrived in ``persona``'s mailbox since ``seen``."""
-        stage = "connect"
+        stage = ["connect"]
         try:
             with imap_session(server, timeout) as conn:
-                stage = "login"
-                conn.login(imap_quoted(username), password)
-                stage = "select"
-                typ, data = conn.select(imap_quoted(server.mailbox), readonly=True)
-                if typ != "OK":
-                    raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
+                examine(conn, server, username, password, stage)
                 validity = first_number(conn.response("UIDVALIDITY")[1])
                 uidnext = first_number(conn.response("UIDNEXT")[1])
-                stage = "read"
+                stage[0] = "read"
                 last = 0
                 if seen and seen.get("uidvalidity") == validity:
                     last = max(0, int(seen.get("uid") or 0))
@@ -379,7 +397,7 @@ class EmailChannel(ChannelAdapter):
                         raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
                     fetched.extend(fetched_messages(data))
         except (imaplib.IMAP4.error, OSError, EOFError, ValueError) as exc:
-            raise imap_error(exc, stage, server, self.context.clock.now(), password) from None
+            raise imap_error(exc, stage[0], server, self.context.clock.now(), password) from None
         # A message the server listed but did not hand over whole is read again next time
         # (the cursor stops before it), up to MAX_FETCH_TRIES polls, then given up on.
         tries = {int(k): int(v) for k, v in (seen or {}).get("missing", {}).items()}

@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
 
 from harness.errors import (
     AccessDenied,
@@ -28,17 +30,30 @@ TIMEOUT_S = 30.0
 
 
 class Transport(HTTPAdapter):
-    """A ``requests`` transport with a default timeout that may redirect to ``base``."""
+    """A ``requests`` transport with a default timeout that may redirect to ``base`` and
+    checks certificates as ``verify`` says (a CA bundle path, or whether to check at all),
+    whatever ``REQUESTS_CA_BUNDLE`` says."""
 
-    def __init__(self, base: str | None = None, timeout: float = TIMEOUT_S) -> None:
+    def __init__(self, base: str | None = None, timeout: float = TIMEOUT_S,
+                 verify: str | bool = True) -> None:
         super().__init__(max_retries=0)  # the runner owns retries
         self.base = urlsplit(base) if base else None
         self.timeout = timeout
+        self.verify = verify
 
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        kwargs["verify"] = self.verify
+        if self.verify is False:  # said once, in capitals, by the preflight: not per request
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+                return self._send(request, *args, **kwargs)
+        return self._send(request, *args, **kwargs)
+
+    def _send(self, request: requests.PreparedRequest, *args: Any,
+              **kwargs: Any) -> requests.Response:
         if self.base is not None and request.url:
             parts = urlsplit(request.url)
             prefix = self.base.path.rstrip("/")
@@ -47,9 +62,10 @@ class Transport(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def mount(session: requests.Session, base: str | None, timeout: float = TIMEOUT_S) -> None:
+def mount(session: requests.Session, base: str | None, timeout: float = TIMEOUT_S,
+          verify: str | bool = True) -> None:
     """Route every request of ``session`` through a :class:`Transport`."""
-    transport = Transport(base, timeout)
+    transport = Transport(base, timeout, verify)
     session.mount("https://", transport)
     session.mount("http://", transport)
 

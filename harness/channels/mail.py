@@ -12,14 +12,15 @@ import html
 import imaplib
 import re
 import smtplib
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
+from ssl import SSLContext, create_default_context
 from typing import Any
 
+from harness.channels.tls import tls_failure
 from harness.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -36,6 +37,9 @@ WHEN = re.compile(r"(?:try again|retry)\s+(?:in|after)\s+(\d+)\s*"
                    r"(s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b", re.I)
 IMAP_CODE = re.compile(r"\[([A-Z][A-Z-]*)")
 UID = re.compile(rb"\bUID (\d+)")
+IMPLICIT_TLS_PORTS = {465: "SMTP", 993: "IMAP"}
+"""Ports on which a server speaks TLS from the first byte: a plain (or STARTTLS) client there
+waits for a greeting that never comes."""
 INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
 MSG_ID = re.compile(r"<[^<>\s]+>")
 MONTHS = {m: i for i, m in enumerate(
@@ -54,12 +58,41 @@ class Server:
     ssl: bool
     starttls: bool
     mailbox: str = "INBOX"
+    context: SSLContext = field(default_factory=create_default_context, compare=False)
+    """Which certificates to trust (the channel's TLS settings)."""
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
 
 
+def no_greeting(server: Server, protocol: str) -> NotConfigured | None:
+    """The error for a plain or STARTTLS session that got no greeting, when the port is one
+    that speaks TLS from the first byte (else ``None``: an outage, worth retrying)."""
+    if server.ssl or IMPLICIT_TLS_PORTS.get(server.port) != protocol:
+        return None
+    return NotConfigured(f"{protocol} {server}: no greeting: port {server.port} speaks TLS from "
+                         f"the first byte; set settings.{protocol.lower()}.ssl: true")
+
+
 # -- SMTP -----------------------------------------------------------------------------------
+
+
+def smtp_session(server: Server, helo: str, timeout: float) -> smtplib.SMTP:
+    """A connected SMTP session, secured as ``server`` says (implicit TLS or STARTTLS)."""
+    if server.ssl:
+        return smtplib.SMTP_SSL(server.host, server.port, local_hostname=helo, timeout=timeout,
+                                context=server.context)
+    try:
+        smtp = smtplib.SMTP(server.host, server.port, local_hostname=helo, timeout=timeout)
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+        raise no_greeting(server, "SMTP") or exc from None
+    if server.starttls:
+        try:
+            smtp.starttls(context=server.context)
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
 
 
 def quit_quietly(smtp: smtplib.SMTP) -> None:
@@ -85,9 +118,8 @@ def smtp_error(exc: Exception, server: Server, now: datetime, password: str) -> 
     elif isinstance(exc, smtplib.SMTPNotSupportedError):
         return NotConfigured(f"{where}: {scrub(str(exc), password)} (check settings.smtp "
                              "starttls and ssl)")
-    elif isinstance(exc, ssl.SSLCertVerificationError):
-        return NotConfigured(f"{where}: the server's certificate is not trusted: "
-                             f"{exc.verify_message}")
+    elif (reason := tls_failure(exc)) is not None:
+        return NotConfigured(f"{where}: {reason}")
     text = scrub(text or str(exc) or type(exc).__name__, password)
     if code is None:
         if isinstance(exc, smtplib.SMTPException) and "authentication method" in str(exc):
@@ -113,12 +145,15 @@ def imap_session(server: Server, timeout: float) -> Iterator[imaplib.IMAP4]:
     conn: imaplib.IMAP4
     if server.ssl:
         conn = imaplib.IMAP4_SSL(server.host, server.port, timeout=timeout,
-                                 ssl_context=ssl.create_default_context())
+                                 ssl_context=server.context)
     else:
-        conn = imaplib.IMAP4(server.host, server.port, timeout=timeout)
+        try:
+            conn = imaplib.IMAP4(server.host, server.port, timeout=timeout)
+        except (TimeoutError, imaplib.IMAP4.abort) as exc:
+            raise no_greeting(server, "IMAP") or exc from None
     try:
         if server.starttls:
-            conn.starttls(ssl_context=ssl.create_default_context())
+            conn.starttls(ssl_context=server.context)
         yield conn
     finally:
         try:
@@ -128,12 +163,23 @@ def imap_session(server: Server, timeout: float) -> Iterator[imaplib.IMAP4]:
                 conn.shutdown()
 
 
+def examine(conn: imaplib.IMAP4, server: Server, username: str, password: str,
+            stage: list[str]) -> None:
+    """Log in and open the mailbox read-only (EXAMINE: nothing is marked read), keeping in
+    ``stage[0]`` how far it got, for :func:`imap_error`."""
+    stage[0] = "login"
+    conn.login(imap_quoted(username), password)
+    stage[0] = "select"
+    typ, data = conn.select(imap_quoted(server.mailbox), readonly=True)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
+
+
 def imap_error(exc: Exception, stage: str, server: Server, now: datetime,
                 password: str) -> ChannelError:
     """The project's error for an IMAP failure at ``stage`` (connect, login, select, read)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return NotConfigured(f"IMAP {server}: the server's certificate is not trusted: "
-                             f"{exc.verify_message}")
+    if (reason := tls_failure(exc)) is not None:
+        return NotConfigured(f"IMAP {server}: {reason}")
     if isinstance(exc, imaplib.IMAP4.error) and exc.args:
         text = as_text(exc.args[0])
     else:

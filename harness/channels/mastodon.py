@@ -9,6 +9,7 @@ Settings (secrets only as ``{env: VARIABLE}``)::
         ben: {env: MASTODON_BEN_TOKEN}
       visibility: public                    # optional: public | unlisted | private | direct
       dm_poll_every: 15m                    # optional: how often to read conversations
+      ca_file: our-ca.pem                   # optional: TLS, see harness.channels.tls
 
 How it posts: a status with the channel's ``visibility``; a follow-up replies in the thread and
 starts with the @mention of the account it answers (a Mastodon reply notifies only whom it
@@ -53,7 +54,7 @@ from mastodon import (
     MastodonRatelimitError,
 )
 
-from harness.channels import http
+from harness.channels import http, tls
 from harness.channels.base import (
     ChannelAdapter,
     ChannelContext,
@@ -182,6 +183,7 @@ class MastodonChannel(ChannelAdapter):
     secret_settings = frozenset({"tokens"})
     required_settings = ("instance", "tokens")
     default_mode = "auto"
+    connects = True
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         super().__init__(config, context)
@@ -231,6 +233,7 @@ class MastodonChannel(ChannelAdapter):
                 raise NotConfigured(f"channel {self.config.id!r}: settings.tokens.{persona_id} "
                                     "must be {env: VARIABLE}")
             session = requests.Session()
+            http.mount(session, None, self.timeout_s, tls.requests_verify(self.settings))
             session.hooks["response"].append(self._last.hook)
             try:
                 self._clients[persona_id] = Mastodon(
@@ -256,7 +259,7 @@ class MastodonChannel(ChannelAdapter):
             reset = _reset_time(self._last.reset) if self._last.status == 429 else None
             raise RateLimited(f"Mastodon: {action}: rate limited (429)", reset) from None
         except MastodonNetworkError as exc:
-            raise TransientError(f"Mastodon: {action}: {self._safe(exc)}") from None
+            raise tls.connection_error(f"Mastodon: {action}", exc, self._safe(exc)) from None
         except MastodonAPIError as exc:
             status = next((a for a in exc.args if isinstance(a, int)), None)
             if status is None:  # a body that is not the JSON it should be
@@ -282,6 +285,14 @@ class MastodonChannel(ChannelAdapter):
             me: Any = self._client(persona_id).account_verify_credentials()
             self._own_ids[persona_id] = str(me["id"])
         return self._own_ids[persona_id]
+
+    def check_access(self) -> str:
+        """``verify_credentials`` as each persona (read-only)."""
+        for persona in self.channel_personas():
+            self._own_ids.pop(persona, None)
+            with self._api("log in"):
+                self._own_id(persona)
+        return f"logged in as {self.personas_shown()}"
 
     # -- sending ----------------------------------------------------------------------------
 

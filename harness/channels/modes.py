@@ -67,6 +67,9 @@ class _Gate(ChannelAdapter):
     def not_configured(self) -> str | None:
         return self.inner.not_configured()
 
+    def check_access(self) -> str:
+        return self.inner.check_access()
+
     def close(self) -> None:
         self.inner.close()
 

@@ -13,6 +13,7 @@ Settings (secrets only as ``{env: VARIABLE}``)::
       price_per_post_created: 0.01                  # optional, USD: for the cost estimate
       price_per_post_read: 0.005
       api_base: https://api.x.com                   # optional: a proxy (tests: a fake on loopback)
+      ca_file: proxy-ca.pem                         # optional: TLS, see harness.channels.tls
 
 How it reads: replies to a persona's post mention the persona, so one mentions read per persona
 per poll (``since_id``), however many probes are open, finds every public reply; they are matched
@@ -37,7 +38,7 @@ from typing import Any
 import requests
 import tweepy
 
-from harness.channels import http
+from harness.channels import http, tls
 from harness.channels.base import (
     ChannelAdapter,
     ChannelContext,
@@ -90,6 +91,7 @@ class XChannel(ChannelAdapter):
     secret_settings = frozenset({"consumer_key", "consumer_secret", "tokens"})
     required_settings = ("consumer_key", "consumer_secret", "tokens")
     default_mode = "assisted"
+    connects = True
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         super().__init__(config, context)
@@ -122,7 +124,8 @@ class XChannel(ChannelAdapter):
                 access_token=tokens["access_token"],
                 access_token_secret=tokens["access_token_secret"],
                 return_type=dict, wait_on_rate_limit=False)
-            http.mount(client.session, self.config.settings.get("api_base"), self.timeout_s)
+            http.mount(client.session, self.config.settings.get("api_base"), self.timeout_s,
+                       tls.requests_verify(self.settings))
             client.session.hooks["response"].append(self._note_server_time)
             self._clients[persona] = client
         return self._clients[persona]
@@ -158,9 +161,17 @@ class XChannel(ChannelAdapter):
             raise http.error_for_status(exc.response.status_code,
                                         f"X: {exc.response.status_code}{_detail(exc)}") from None
         except (requests.RequestException, ValueError) as exc:  # network, timeout, bad JSON
-            raise TransientError(f"X: {type(exc).__name__}: {_safe(exc)}") from None
+            raise tls.connection_error("X", exc, f"{type(exc).__name__}: {_safe(exc)}"
+                                       ) from None
         except tweepy.TweepyException as exc:
             raise TransientError(f"X: {_safe(exc)}") from None
+
+    def check_access(self) -> str:
+        """``users/me`` as each persona (read-only; X counts it as one read)."""
+        for persona in self.channel_personas():
+            self._user_ids.pop(persona, None)  # asked for real, not from settings.user_ids
+            self._user_id(persona)
+        return f"logged in as {self.personas_shown()}"
 
     # -- sending ----------------------------------------------------------------------------
 

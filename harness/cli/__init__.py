@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "their environment variable) and whether it is configured, or why not. Nothing is "
         "sent.")
     channels.add_argument("scenario", metavar="SCENARIO", nargs="?")
+    channels.add_argument("--check", action="store_true",
+                          help="also connect and log in as each persona, read-only, as a live "
+                          "run does before it starts (nothing is posted or marked read)")
     channels.set_defaults(handler=_lazy("harness.cli.channels", "channels"))
 
     log = commands.add_parser(

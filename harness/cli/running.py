@@ -30,7 +30,12 @@ from harness.runner.limits import (
 from harness.runner.loop import Runner
 from harness.runner.roster import Roster
 from harness.scenario.load import load_scenario
-from harness.scenario.model import Scenario, scenario_hash, scenario_json
+from harness.scenario.model import (
+    Scenario,
+    scenario_hash,
+    scenario_json,
+    settings_only_change,
+)
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 
@@ -221,6 +226,16 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
             store.set_meta("scenario_hash", fingerprint)
             store.set_meta("scenario_json", as_json)
             meta = store.meta()
+        changed = (settings_only_change(meta.get("scenario_json", ""), as_json)
+                   if meta.get("scenario_hash") != fingerprint else [])
+        if changed:  # a fix to credentials or TLS settings: the run goes on with the new ones
+            print(f"{folder.path}: settings of channel {', '.join(changed)} changed since the "
+                  "run began; the new ones are used", file=sys.stderr)
+            for key, value in (("scenario_hash", fingerprint), ("scenario_json", as_json),
+                               ("scenario_yaml", source)):
+                if value:
+                    store.set_meta(key, value)
+            meta = store.meta()
         if meta.get("scenario_hash") != fingerprint:
             store.close()
             raise RunFolderError(
@@ -310,6 +325,11 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
 
     events.degraded.add_listener(degraded)
 
+    def stopped(channel: str, error: str) -> None:
+        print(f"\nshopper: channel {channel} stopped: {error}", file=sys.stderr)
+
+    events.stopped.add_listener(stopped)
+
     def stop(signum: int, frame: FrameType | None) -> None:
         runner.stop_requested = True
 
@@ -322,6 +342,12 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
             progress.done()
     if finished:
         store.set_meta("finished_at", clock.now().isoformat())
+    elif runner.stopped:
+        names = ", ".join(sorted(runner.stopped))
+        print(f"Channel {names} stopped: retrying cannot cure what it met (see above). What it "
+              "had left to send or read waits in the run folder: fix the settings, check them "
+              "with `shopper channels SCENARIO --check`, then rerun the same command.",
+              file=sys.stderr)
     elif runner.sending_stopped:
         print("Sending stopped by the kill switch (STOP in the run folder): every probe sent "
               "is closed; the rest wait. `shopper stop DIR --undo`, then rerun, to go on.",

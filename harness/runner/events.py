@@ -38,6 +38,8 @@ class RunnerEvents:
     - ``tick(now)`` after each pass of the loop
     - ``degraded(channel, since, error)`` when a channel has failed ``DEGRADED_AFTER`` times in
       a row
+    - ``stopped(channel, error)`` when a channel stops for good in this run (credentials
+      rejected, TLS refused: what retrying cannot cure)
     """
 
     def __init__(self) -> None:
@@ -47,6 +49,7 @@ class RunnerEvents:
         self.closed = EventHook()
         self.tick = EventHook()
         self.degraded = EventHook()
+        self.stopped = EventHook()
 
 
 @dataclass

@@ -72,6 +72,8 @@ class Runner:
         self.limits = limits
         self.kill_switch = kill_switch or (lambda: False)
         self.sending_stopped = False  # the kill switch was on when the run ended
+        self.stopped: dict[str, str] = {}
+        """Channels stopped for good in this run, with why (what retrying cannot cure)."""
         self._capped: dict[tuple[str, int], str] = {}
         self.stop_requested = False
         self.probes = store.probes()
@@ -174,7 +176,7 @@ class Runner:
                 # with the switch on, the run is over only if nothing was left to send
                 done = may_send or self._next_event(now, polls) is None
                 self.sending_stopped = not done
-                return done
+                return done and not self.stopped
             if not self.clock.is_virtual:
                 self.store.write(self._batch)
             self.clock.sleep_until(upcoming)
@@ -192,8 +194,14 @@ class Runner:
         settled = []
         for record in pending:
             probe = self.by_id[record.probe_id]
+            if probe.channel in self.stopped:
+                continue
             message = self._message(probe, record.step, record.text, record.in_reply_to)
-            settled.append(sending.settle(self.channels[probe.channel], message, record, now))
+            try:
+                settled.append(sending.settle(self.channels[probe.channel], message, record,
+                                              now))
+            except sending.STOPS_CHANNEL as exc:  # the intent waits for a run after the fix
+                self._stop(probe.channel, now, f"settle: {type(exc).__name__}: {exc}")
         self._batch.outcomes.extend(settled)
         self.store.write(self._batch)
         for outcome in settled:
@@ -203,7 +211,7 @@ class Runner:
         due: list[tuple[Probe, int, str | None, str]] = []
         while self._next < len(self.probes) and self.probes[self._next].scheduled_at <= now:
             probe = self.probes[self._next]
-            if (probe.probe_id, 0) not in self.attempts:
+            if (probe.probe_id, 0) not in self.attempts and probe.channel not in self.stopped:
                 due.append((probe, 0, None, probe.text))
             self._next += 1
         for (pid, step), (at, in_reply_to) in sorted(self.retries.items(), key=_by_time):
@@ -229,6 +237,8 @@ class Runner:
         return due
 
     def _channel_free(self, channel: str, now: datetime) -> bool:
+        if channel in self.stopped:
+            return False
         until = self.chan[channel].blocked_until
         return until is None or until <= now
 
@@ -271,6 +281,8 @@ class Runner:
         capped = self._capped.pop((record.probe_id, record.step), None)
         if capped is not None:  # never handed to the channel
             return sending.failed(record, capped, None, "not_sent")
+        if probe.channel in self.stopped:  # stopped earlier in this batch: after the fix
+            return sending.failed(record, "not attempted: channel stopped", now, "not_sent")
         if not self._channel_free(probe.channel, now):  # rate-limited earlier in this batch
             return sending.failed(record, "not attempted: channel rate-limited",
                                   state.blocked_until, "not_sent")
@@ -284,9 +296,20 @@ class Runner:
             state.blocked_until = blocked_until
         if outcome.state == "sent":
             self._health(probe.channel, now, None)
+        elif sending.stops_channel(outcome):
+            self._stop(probe.channel, now, f"send: {outcome.error}")
         elif sending.is_channel_failure(outcome):
             self._health(probe.channel, now, f"send: {outcome.error}")
         return outcome
+
+    def _stop(self, name: str, now: datetime, error: str) -> None:
+        """Stop channel ``name`` for the rest of this run: no sends, no polls. What it had to
+        do waits in the store for the run that follows the fix."""
+        if name in self.stopped:
+            return
+        self.stopped[name] = error
+        self._health(name, now, error)
+        self.events.stopped.fire(channel=name, error=error)
 
     def _health(self, name: str, now: datetime, error: str | None) -> None:
         """Count a failure (``error``) or a success of channel ``name``; a run of failures
@@ -338,7 +361,7 @@ class Runner:
         """When channel ``name`` should next be polled, or None if there is no need."""
         adapter, state = self.channels[name], self.chan[name]
         interval = self.poll_every[name]
-        if not state.waiting:
+        if not state.waiting or name in self.stopped:
             return None  # nothing open on this channel (follow-ups only go to open probes)
         if adapter.knows_future:
             activity = adapter.next_activity(state.cursor)
@@ -386,6 +409,10 @@ class Runner:
         adapter, state = self.channels[name], self.chan[name]
         try:
             result = adapter.poll(state.cursor)
+        except sending.STOPS_CHANNEL as exc:
+            state.tried_at = now
+            self._stop(name, now, f"poll: {type(exc).__name__}: {exc}")
+            return
         except RateLimited as exc:
             state.blocked_until = exc.reset_at or now + sending.backoff(state.failures + 1)
             state.failures += 1
@@ -460,8 +487,8 @@ class Runner:
         closing = []
         while self._open_heap and self._open_heap[0][0] <= now:
             end, pid = self._open_heap[0]
-            if pid in self.closed:
-                heapq.heappop(self._open_heap)
+            if pid in self.closed or self.by_id[pid].channel in self.stopped:
+                heapq.heappop(self._open_heap)  # a stopped channel's stay open, for a rerun
                 continue
             if not self._seen_until(self.by_id[pid].channel, end):
                 break  # wait for a poll that covers the end of the window
@@ -494,19 +521,25 @@ class Runner:
         position = self._next
         while sending and position < len(self.probes):
             probe = self.probes[position]
-            if (probe.probe_id, 0) not in self.attempts:
+            if (probe.probe_id, 0) not in self.attempts and probe.channel not in self.stopped:
                 candidates.append(probe.scheduled_at)
                 break
             position += 1
         for (pid, _), (at, _) in self.retries.items() if sending else ():
-            candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
-        if self._follow_up_queue and sending:
-            at, pid, _ = self._follow_up_queue[0]
+            if self.by_id[pid].channel not in self.stopped:
+                candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until
+                                      or at))
+        queued = (self._follow_up_queue[:1] if not self.stopped else
+                  [item for item in self._follow_up_queue
+                   if self.by_id[item[1]].channel not in self.stopped])
+        if queued and sending:
+            at, pid, _ = min(queued)
             candidates.append(max(at, self.chan[self.by_id[pid].channel].blocked_until or at))
         for name, when in polls.items():
             if when is not None and self.chan[name].waiting:  # closing may have emptied it
                 candidates.append(when)
-        while self._open_heap and self._open_heap[0][1] in self.closed:
+        while self._open_heap and (self._open_heap[0][1] in self.closed or self.by_id[
+                self._open_heap[0][1]].channel in self.stopped):
             heapq.heappop(self._open_heap)
         if self._open_heap and self._open_heap[0][0] > now:
             # A window ends: close on the channel's next poll tick, as a live run would.

@@ -1,8 +1,11 @@
 """One send attempt: call the adapter and turn whatever happens into the attempt's outcome.
 
 Adapter errors map to outcomes the runner knows how to handle: rate limits block the channel
-until their reset time, authentication and permission failures are final, transient failures
-(and adapter bugs) are retried with exponential backoff up to ``MAX_ATTEMPTS``.
+until their reset time; a channel that is not configured as it works (rejected credentials, an
+untrusted certificate, a server that does not speak TLS where it should) stops at once, its
+message to be tried again by the run that follows the fix; a permission refused for one message
+is final for it; transient failures (and adapter bugs) are retried with exponential backoff up
+to ``MAX_ATTEMPTS``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
 
 
+STOPS_CHANNEL = (AuthenticationFailed, NotConfigured)
+"""Errors that are the same on every try until a person fixes the channel: the runner stops
+the channel at once, with the reason, instead of retrying."""
+_STOPPING = tuple(f"{error.__name__}:" for error in STOPS_CHANNEL)
+
 _CHANNEL_FAILURES = ("rate limited:", "transient:", "unexpected ", "AuthenticationFailed:",
                      "AccessDenied:", "NotConfigured:")
 
@@ -41,6 +49,11 @@ def is_channel_failure(outcome: SendRecord) -> bool:
     """Whether a failed attempt counts against the channel's health (a platform or adapter
     failure; not a person who has yet to post, a declined post, or a cap)."""
     return outcome.state != "sent" and (outcome.error or "").startswith(_CHANNEL_FAILURES)
+
+
+def stops_channel(outcome: SendRecord) -> bool:
+    """Whether the attempt failed in a way that stops its channel (see ``STOPS_CHANNEL``)."""
+    return outcome.state != "sent" and (outcome.error or "").startswith(_STOPPING)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -86,7 +99,9 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
         return failed(record, f"{AWAITING}: {exc}", exc.check_at, "not_sent"), None
     except Declined as exc:
         return failed(record, f"declined: {exc}", None, "not_sent"), None
-    except (AuthenticationFailed, AccessDenied, NotConfigured) as exc:
+    except STOPS_CHANNEL as exc:  # nothing reached the platform: try again after the fix
+        return failed(record, f"{type(exc).__name__}: {exc}", now), None
+    except AccessDenied as exc:
         return failed(record, f"{type(exc).__name__}: {exc}", None), None
     except TransientError as exc:
         return failed(record, f"transient: {exc}", retry_at(failures + 1, now)), None
@@ -115,12 +130,15 @@ def settle(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord
            now: datetime) -> SendRecord:
     """The outcome of an attempt a crash left 'intended': posted (the platform shows the
     post), not sent (the platform says it never came; retry from ``now``), or uncertain (the
-    platform cannot say: never resent, left to the operator)."""
+    platform cannot say: never resent, left to the operator). Raises the errors that stop
+    a channel (``STOPS_CHANNEL``), leaving the intent for a later run to settle."""
     if not adapter.can_find_posts:
         return failed(record, "interrupted; the platform cannot say if it posted", None,
                       "uncertain")
     try:
         post = adapter.find_post(message)
+    except STOPS_CHANNEL:
+        raise  # the channel cannot say yet: the intent waits for the run after the fix
     except ChannelError as exc:
         return failed(record, f"interrupted; lookup failed: {exc}", None, "uncertain")
     if post is None:

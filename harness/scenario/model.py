@@ -288,6 +288,24 @@ def scenario_json(scenario: Scenario) -> str:
     return scenario.model_dump_json()
 
 
+def settings_only_change(stored_json: str, new_json: str) -> list[str]:
+    """The channels whose ``settings`` alone differ between two :func:`scenario_json` forms,
+    if nothing else does (else ``[]``). Settings (credentials, CA files, timeouts) do not
+    shape the plan: fixing them must not orphan a run."""
+    import json
+
+    try:
+        old, new = json.loads(stored_json), json.loads(new_json)
+        old_settings = [c.pop("settings", None) for c in old["channels"]]
+        new_settings = [c.pop("settings", None) for c in new["channels"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+    if old != new or old_settings == new_settings:
+        return []
+    return [channel["id"] for channel, before, after in zip(
+        new["channels"], old_settings, new_settings, strict=True) if before != after]
+
+
 def scenario_hash(scenario: Scenario, as_json: str | None = None) -> str:
     """A fingerprint of everything that shapes a run (comments and layout do not count; the
     order of keys in a mapping does). ``as_json`` is :func:`scenario_json`, if already made."""

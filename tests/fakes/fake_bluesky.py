@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import json
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -481,7 +482,8 @@ class FakeBluesky(HttpPlatform):
 
 
 @contextmanager
-def serve(world: World, *, access_ttl_s: int = ACCESS_TTL_S) -> Iterator[FakeBluesky]:
+def serve(world: World, *, access_ttl_s: int = ACCESS_TTL_S,
+          tls: ssl.SSLContext | None = None) -> Iterator[FakeBluesky]:
     """A fake Bluesky on loopback over ``world`` (with the race's personas and brands in it).
     ``access_ttl_s``: how long access tokens live, in real seconds (the client refreshes
     them 15 minutes before they expire). Brands send no direct messages here."""
@@ -489,5 +491,5 @@ def serve(world: World, *, access_ttl_s: int = ACCESS_TTL_S) -> Iterator[FakeBlu
         for account in world.accounts.values():
             if account.script is not None:
                 account.script = replace(account.script, dm=None, auto_ack=None)
-    with FakeServer(world.clock) as server:
+    with FakeServer(world.clock, tls=tls) as server:
         yield FakeBluesky(world, server, access_ttl_s=access_ttl_s)

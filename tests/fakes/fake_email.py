@@ -25,6 +25,7 @@ import random
 import re
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from tests.fakes.http import Injector, RandomFault
 from tests.fakes.platform import RESET_AFTER_S, Failure, Hit, Operation, Traffic
 from tests.fakes.race import BRANDS, Kit
+from tests.fakes.tls import TLSWrapping
 from tests.fakes.world import Account, Post, World
 
 PERSONA_ADDRESSES = {"ana": "ana@shopper.test", "ben": "ben@shopper.test"}
@@ -868,24 +870,32 @@ class _ImapHandler(socketserver.StreamRequestHandler):
         self._untagged(f"* {number} FETCH (".encode() + b" ".join(parts) + b")")
 
 
-class _ImapServer(socketserver.ThreadingTCPServer):
+class _ImapServer(TLSWrapping, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, fake: FakeMail) -> None:
         super().__init__(("127.0.0.1", 0), _ImapHandler)
         self.fake = fake
+        self.handshake_failures = []
 
 
 @contextmanager
-def serve(world: World) -> Iterator[FakeMail]:
-    """Fake SMTP and IMAP servers on loopback over ``world`` (with the race's accounts)."""
+def serve(world: World, *, tls: ssl.SSLContext | None = None, smtp_tls: str = "",
+          imap_tls: bool = False) -> Iterator[FakeMail]:
+    """Fake SMTP and IMAP servers on loopback over ``world`` (with the race's accounts).
+    With a server context ``tls``: SMTP in TLS from the first byte (``smtp_tls="implicit"``)
+    or offering STARTTLS (``"starttls"``), and IMAP in TLS from the first byte
+    (``imap_tls``)."""
     fake = FakeMail(world)
     handler = _SmtpHandler(fake)
+    secured: dict[str, Any] = ({"ssl_context": tls} if smtp_tls == "implicit" else
+                               {"tls_context": tls} if smtp_tls == "starttls" else {})
     smtp = _Controller(handler, hostname="127.0.0.1", port=0, server_hostname="smtp.fake.test",
                        authenticator=handler.authenticate, auth_require_tls=False,
-                       ready_timeout=10)
+                       ready_timeout=10, **secured)
     imap = _ImapServer(fake)
+    imap.tls = tls if imap_tls else None
     thread = threading.Thread(target=imap.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     smtp_log = logging.getLogger("mail.log")  # aiosmtpd warns on every login (deprecation)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import re
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -353,9 +354,9 @@ def _page(request: Request, items: list[tuple[int, T]], default: int, maximum: i
 
 
 @contextmanager
-def serve(world: World) -> Iterator[FakeMastodon]:
+def serve(world: World, tls: ssl.SSLContext | None = None) -> Iterator[FakeMastodon]:
     """A fake Mastodon on loopback over ``world`` (with the race's personas and brands)."""
-    with FakeServer(world.clock) as server:
+    with FakeServer(world.clock, tls=tls) as server:
         yield FakeMastodon(world, server)
 
 

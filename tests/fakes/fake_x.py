@@ -8,6 +8,7 @@ signature), lists come newest first with ``meta.newest_id`` and ``next_token`` a
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -198,7 +199,7 @@ class FakeX(HttpPlatform):
 
 
 @contextmanager
-def serve(world: World) -> Iterator[FakeX]:
+def serve(world: World, tls: ssl.SSLContext | None = None) -> Iterator[FakeX]:
     """A fake X on loopback over ``world`` (with the race's personas and brands in it)."""
-    with FakeServer(world.clock) as server:
+    with FakeServer(world.clock, tls=tls) as server:
         yield FakeX(world, server)

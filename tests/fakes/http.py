@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from harness.clock import Clock
 from tests.fakes.platform import RESET_AFTER_S, Hit, Traffic
+from tests.fakes.tls import TLSWrapping
 from tests.fakes.world import World
 
 F = TypeVar("F")
@@ -240,10 +242,16 @@ def http_mix(reset_headers: Callable[[datetime], dict[str, str]], now: Callable[
 Handler = Callable[[Request], Response]
 
 
+class _HTTPServer(TLSWrapping, ThreadingHTTPServer):
+    """HTTP, or HTTPS when ``tls`` is set."""
+
+
 class FakeServer:
     """An HTTP server on 127.0.0.1 with a free port, serving registered routes."""
 
-    def __init__(self, clock: Clock, *, fault_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, clock: Clock, *, fault_rate: float = 0.0, seed: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve HTTPS with this server context (see :mod:`tests.fakes.tls`)."""
         self.clock = clock
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.log: list[LogEntry] = []
@@ -254,15 +262,22 @@ class FakeServer:
         self.injected = 0
         """Faults of every sort met so far: forced, outages and random."""
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _HTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._server.tls = tls
+        self._server.handshake_failures = []
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self._server.tls else 'http'}://{host!s}:{port}"
+
+    @property
+    def handshake_failures(self) -> list[str]:
+        """TLS handshakes that failed (the client refused us, or spoke plain text)."""
+        return list(self._server.handshake_failures)
 
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         """Serve ``method pattern`` (``{name}`` matches one path segment) with ``handler``."""
