@@ -64,8 +64,8 @@ from harness.channels.base import (
     SentPost,
 )
 from harness.errors import ChannelError, NotConfigured, RateLimited, TransientError
-from harness.runner.roster import normalise_handle
 from harness.scenario.model import Channel
+from harness.scenario.queries import normalise_handle
 
 MASTODON_VERSION = "4.2.0"
 """The API version Mastodon.py assumes (never asked of the server)."""

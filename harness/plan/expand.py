@@ -17,8 +17,8 @@ from harness.plan.design import (
 )
 from harness.plan.probe import FollowUpStep, Probe
 from harness.scenario import templates
-from harness.scenario.checks import channels_for_brand, personas_for_channel
 from harness.scenario.model import Category, Channel, Scenario
+from harness.scenario.queries import channels_for_brand, personas_for_channel
 
 
 def build_plan(scenario: Scenario) -> list[Probe]:

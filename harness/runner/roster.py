@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.scenario.model import Scenario
-
-
-def normalise_handle(handle: str) -> str:
-    """Handles compare case-insensitively and without the leading '@'."""
-    return handle.strip().lstrip("@").lower()
+from harness.scenario.queries import normalise_handle
 
 
 @dataclass(frozen=True)

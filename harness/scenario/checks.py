@@ -16,7 +16,8 @@ from typing import Any
 from harness.errors import HarnessError, Problem
 from harness.platforms import PLATFORMS
 from harness.scenario import templates
-from harness.scenario.model import Channel, Scenario
+from harness.scenario.model import Scenario
+from harness.scenario.queries import channels_for_brand, personas_for_channel
 from harness.scenario.yamlsafe import Located, Path_
 
 _SECRET_NAME = re.compile(r"(token|secret|password|passwd|api_?key|credential|bearer)", re.I)
@@ -230,18 +231,6 @@ def _accounts(scenario: Scenario, report: Report) -> None:
             report(("personas", index, "accounts"),
                    f"persona {persona.id!r} has no account on any channel that serves a brand: "
                    "no message could ever be sent from it")
-
-
-def channels_for_brand(scenario: Scenario, brand_id: str) -> list[Channel]:
-    """The channels whose ``brands`` include this brand, in scenario order."""
-    return [c for c in scenario.channels if c.brands == "all" or brand_id in c.brands]
-
-
-def personas_for_channel(scenario: Scenario, channel: Channel) -> list[str]:
-    """Ids of personas listed for the channel that have an account on it."""
-    return [p.id for p in scenario.personas
-            if (channel.personas == "all" or p.id in channel.personas)
-            and p.accounts.get(channel.id)]
 
 
 def _calendar(scenario: Scenario, report: Report, max_probes: int | None) -> None:
