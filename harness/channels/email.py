@@ -182,6 +182,10 @@ class EmailChannel(ChannelAdapter):
                                 "email address as its account on this channel")
         return address
 
+    def _helo(self, address: str) -> str:
+        """The name we greet SMTP servers with: ``helo``, else the address's domain."""
+        return str(self.config.settings.get("helo") or address.rpartition("@")[2])
+
     def _credentials(self, persona: str, address: str) -> tuple[str, str]:
         password = self.settings.per_persona("passwords", persona)
         if not isinstance(password, str) or not password:
@@ -222,7 +226,7 @@ class EmailChannel(ChannelAdapter):
         for persona in self.channel_personas():
             address = self._address(persona)
             username, password = self._credentials(persona, address)
-            helo = str(self.config.settings.get("helo") or address.rpartition("@")[2])
+            helo = self._helo(address)
             smtp: smtplib.SMTP | None = None
             try:
                 smtp = smtp_session(smtp_server, helo, self.timeout_s)
@@ -257,7 +261,7 @@ class EmailChannel(ChannelAdapter):
             mail = self._compose(message, address, message.brand_handles[0].strip(), created)
         except OSError as exc:  # the run folder, for the key
             raise TransientError(f"channel {self.config.id!r}: {exc}") from None
-        helo = str(self.config.settings.get("helo") or address.rpartition("@")[2])
+        helo = self._helo(address)
         smtp: smtplib.SMTP | None = None
         try:
             smtp = smtp_session(server, helo, timeout)
