@@ -21,7 +21,7 @@ CHILD = """
 import re, sys, time
 from harness.errors import ScenarioError
 from harness.plan.expand import build_plan
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 
 def peak_mb():
     # this process's own peak (VmHWM starts afresh at exec; ru_maxrss keeps the parent's)

@@ -4,7 +4,7 @@ Generates a large scenario in memory (default 5,000 brands x 4 weeks x 5 weekday
 = 100,000 probes; 4 personas, 5 categories, one simulated channel on platform x, per-brand
 `simulate:` profiles so that roughly a fifth of the probes get a reply, a follow-up on the
 `technical` category), loads it with ``load_scenario_text``, runs it with
-``harness.cli.running.simulate`` exactly as ``shopper run --simulate`` does, and prints one JSON
+``harness.session.runs.simulate`` exactly as ``shopper run --simulate`` does, and prints one JSON
 object with the timings, the peak memory, and the "floor": the time SQLite needs to insert the
 same rows into bare tables in a single transaction.
 
@@ -15,7 +15,7 @@ Phases and what each figure means:
 - ``gen_s``: building the YAML text (not part of ``wall_s``).
 - ``load_s``: ``load_scenario_text`` (YAML parse, model validation, cross-checks including the
   render of every template for every persona x brand x mention mode).
-- ``run_s``: ``simulate(scenario, folder, quiet=True)``: builds the plan again, creates the
+- ``run_s``: ``simulate(scenario, folder)``: builds the plan again, creates the
   store with it, and runs the race on a virtual clock until every probe is closed.
 - ``plan_s``: ``build_plan(scenario)`` alone, timed *after* the run so that its memory does not
   pollute the peak; it is a breakdown of ``run_s`` (simulate plans again), not an extra phase.
@@ -54,9 +54,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.cli.running import simulate
 from harness.plan.expand import build_plan
-from harness.scenario.load import load_scenario_text
+from harness.session.runs import simulate
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import STORE_FILE
 
 TARGET_RATIO = 30
@@ -342,8 +342,7 @@ def benchmark(brands: int, base: Path) -> dict[str, object]:
 
     folder = base / "run"
     start = time.perf_counter()
-    outcome = simulate(scenario, folder, source=source, source_name=str(scenario_path),
-                       quiet=True)
+    outcome = simulate(scenario, folder, source=source, source_name=str(scenario_path))
     run_s = time.perf_counter() - start
     peak_mb = peak_rss_mb()
     counts = run_counts(folder / STORE_FILE)

@@ -29,9 +29,9 @@ def _strict(path: Path) -> None:
 
 
 def main() -> None:
-    from harness.cli.running import simulate
     from harness.report.build import build_report
-    from harness.scenario.load import load_scenario
+    from harness.session.runs import simulate
+    from harness.session.scenarios import load_scenario
     from harness.store.sqlite import Store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,7 +46,7 @@ def main() -> None:
         for seed in range(options.first, options.first + options.seeds):
             folder = Path(scratch) / f"seed{seed}"
             try:
-                simulate(scenario.model_copy(update={"seed": seed}), folder, quiet=True)
+                simulate(scenario.model_copy(update={"seed": seed}), folder)
                 store = Store.open(folder / "run.sqlite")
                 try:
                     files = build_report(store, folder / "report")

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from race_100k import scenario_yaml
 
-from harness.cli.running import simulate
 from harness.report.build import build_report
-from harness.scenario.load import load_scenario, load_scenario_text
+from harness.session.runs import simulate
+from harness.session.scenarios import load_scenario, load_scenario_text
 from harness.store.sqlite import Store
 
 ROOT = Path(__file__).resolve().parent.parent

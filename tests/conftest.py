@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.scenarios import load_scenario_text
 from tests.netguard import sitecustomize as netguard  # importing it installs the guard here
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.channels.base import OutgoingMessage, PollResult, SentPost
 from harness.channels.simulated import SimulatedChannel
-from harness.cli.running import simulate
-from harness.scenario.load import load_scenario
 from harness.scenario.model import Scenario
+from harness.session.runs import simulate
+from harness.session.scenarios import load_scenario
 from harness.store import sqlite
 
 _scenarios: dict[str, Scenario] = {}
@@ -52,7 +52,7 @@ def shopper_run(scenario_file: str, out: str) -> int:
     its scenario (the same call, with the same arguments), and its exit status."""
     result = simulate(scenario(scenario_file), Path(out),
                       source=Path(scenario_file).read_text(encoding="utf-8"),
-                      source_name=scenario_file, quiet=True)
+                      source_name=scenario_file)
     return 0 if result.finished else 1
 
 class _Target:

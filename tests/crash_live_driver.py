@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.channels.base import ChannelAdapter, OutgoingMessage, PollResult, SentPost
 from harness.channels.registry import get_adapter
-from harness.cli.running import execute
-from harness.scenario.load import load_scenario
+from harness.session.runs import execute
+from harness.session.scenarios import load_scenario
 from tests import crash_driver
 
 CLOCK_PATH = "/clock"

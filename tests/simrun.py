@@ -10,9 +10,9 @@ from harness.analysis.outcomes import from_store
 from harness.channels.base import ChannelAdapter
 from harness.channels.sim.platform import Post
 from harness.channels.simulated import SimulatedChannel
-from harness.cli.running import simulate
 from harness.runner.loop import Runner
 from harness.scenario.model import Scenario
+from harness.session.runs import simulate
 from harness.store.sqlite import Store
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import ScenarioError
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 
 from .conftest import SMALL
 from .fakes.terminal import Terminal, harness_env

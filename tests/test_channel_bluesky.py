@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from harness.channels.base import ChannelAdapter, OutgoingMessage
-from harness.cli.running import build_channels
 from harness.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -23,7 +22,8 @@ from harness.errors import (
     RateLimited,
     TransientError,
 )
-from harness.scenario.load import load_scenario_text
+from harness.session.runs import build_channels
+from harness.session.scenarios import load_scenario_text
 from tests.fakes import fake_bluesky
 from tests.fakes.fake_bluesky import FakeBluesky
 from tests.fakes.platform import FAILURES, RESET_AFTER_S, Failure, Operation

@@ -30,7 +30,7 @@ from harness.errors import (
 )
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 from tests.fakes import fake_email
 from tests.fakes.fake_email import BRAND_ADDRESSES, PASSWORDS, PERSONA_ADDRESSES, FakeMail
 from tests.fakes.platform import RESET_AFTER_S

@@ -14,11 +14,11 @@ from harness.channels.base import ChannelContext, OutgoingMessage
 from harness.channels.manual import ManualChannel, journal_path, parse_cursor
 from harness.channels.registry import get_adapter
 from harness.cli import main
-from harness.cli.running import execute, open_run
 from harness.clock import VirtualClock
 from harness.errors import AccessDenied
-from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Channel, Scenario
+from harness.session.runs import execute, open_run
+from harness.session.scenarios import load_scenario_text
 from harness.store.folder import RunFolder
 from harness.store.records import SendRecord, WriteBatch
 from harness.store.sqlite import Store

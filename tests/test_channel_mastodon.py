@@ -24,7 +24,7 @@ from harness.errors import (
     RateLimited,
     TransientError,
 )
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_mastodon
 from tests.fakes.fake_mastodon import FakeMastodon

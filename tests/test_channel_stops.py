@@ -19,11 +19,11 @@ import pytest
 from harness.channels.base import OutgoingMessage, PollResult, SentPost
 from harness.channels.simulated import SimulatedChannel
 from harness.cli import main
-from harness.cli.running import exit_status, simulate
 from harness.errors import AuthenticationFailed, NotConfigured, TransientError
 from harness.runner import sending
-from harness.scenario.load import load_scenario
 from harness.scenario.model import Scenario, scenario_json, settings_only_change
+from harness.session.runs import exit_status, simulate
+from harness.session.scenarios import load_scenario
 from harness.store.records import SendRecord
 from harness.store.sqlite import Store
 from tests.fakes import fake_x
@@ -78,7 +78,7 @@ def test_rejected_credentials_stop_the_channel_after_one_try_and_a_rerun_goes_on
     assert run_in_process(small_scenario, clean)
     Broken.send_error = AuthenticationFailed("401 Unauthorized")
     folder = tmp_path / "run"
-    result = simulate(small_scenario, folder, adapter=Broken, quiet=True)
+    result = simulate(small_scenario, folder, adapter=Broken)
     assert not result.finished and exit_status(result) == 1
     assert len(Broken.sends) == 1  # one try: not retried, no other message tried either
     assert Broken.polls == 0
@@ -154,7 +154,7 @@ def test_settling_a_crashed_send_waits_for_the_fix() -> None:
 
 def test_only_a_change_of_channel_settings_lets_a_run_go_on() -> None:
     text = scenario_yaml(fake_x.kit("http://127.0.0.1:9"), days=1)
-    from harness.scenario.load import load_scenario_text
+    from harness.session.scenarios import load_scenario_text
 
     before = load_scenario_text(text, "a.yaml")
     channel = before.channels[0]

@@ -38,7 +38,7 @@ import pytest
 
 from harness.cli import main as shopper
 from harness.plan.expand import build_plan
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 from harness.store.records import ReplyRecord, SendRecord
 from harness.store.sqlite import Store
 from tests.crash_live_driver import CLOCK_PATH
@@ -63,7 +63,8 @@ whole `python -m harness run`, imports included, landed there 9 times in 65; the
 
 FORKER = Path(__file__).with_name("crash_forker.py")
 PRELOAD = ["harness.cli", "harness.cli.running", "harness.cli.inspect", "harness.cli.output",
-           "harness.cli.channels", "harness.plan.expand", "harness.analysis.outcomes",
+           "harness.cli.channels", "harness.session.runs", "harness.plan.expand",
+           "harness.analysis.outcomes",
            "harness.channels.simulated", "harness.channels.x", "harness.channels.email",
            "harness.channels.mastodon", "harness.channels.bluesky", "tests.crash_driver",
            "tests.crash_live_driver"]

@@ -62,7 +62,7 @@ def test_tiers() -> None:
 
 def test_scenario_report_settings_set_levels_and_the_export() -> None:
     from harness.analysis.engagement import thresholds_of
-    from harness.scenario.load import load_scenario_text
+    from harness.session.scenarios import load_scenario_text
 
     from .conftest import SMALL
 

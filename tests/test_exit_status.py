@@ -8,9 +8,9 @@ from pathlib import Path
 
 from harness.channels.base import OutgoingMessage, SentPost
 from harness.channels.simulated import SimulatedChannel
-from harness.cli.running import exit_status, simulate
 from harness.errors import AccessDenied
 from harness.scenario.model import Scenario
+from harness.session.runs import exit_status, simulate
 
 
 class Refused(SimulatedChannel):

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 
 from harness.errors import ScenarioError
 from harness.scenario import templates, yamlsafe
-from harness.scenario.load import load_scenario, load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.scenarios import load_scenario, load_scenario_text
 
 from .conftest import SMALL
 

@@ -46,7 +46,7 @@ FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
 
 
 def hostile_data() -> dict[str, Any]:
-    from harness.scenario.load import load_scenario_text
+    from harness.session.scenarios import load_scenario_text
 
     data = load_scenario_text(SMALL, "small.yaml").model_dump(mode="json")
     data["title"] = TITLE
@@ -248,8 +248,8 @@ def test_the_page_shows_each_replys_author_escaped(tmp_path: Path) -> None:
     from markupsafe import escape
 
     from harness.cli import main
-    from harness.scenario.load import load_scenario_text
     from harness.scenario.model import Scenario
+    from harness.session.scenarios import load_scenario_text
 
     data = load_scenario_text(SMALL, "small.yaml").model_dump(mode="json")
     for brand in data["brands"]:

@@ -24,8 +24,8 @@ from harness.channels.base import IncomingReply
 from harness.cli import main
 from harness.runner.matching import Match, MatchIndex
 from harness.runner.roster import Roster
-from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_x
 from tests.fakes.bystanders import Crowd, new_crowd

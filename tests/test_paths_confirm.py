@@ -25,7 +25,7 @@ from harness.channels.modes import Confirmed, gate
 from harness.cli.operator import TerminalOperator
 from harness.clock import SystemClock
 from harness.errors import Declined
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_x
 from tests.fakes.race import new_world, scenario_yaml

@@ -18,10 +18,10 @@ import pytest
 
 from harness.channels.base import ChannelContext, OutgoingMessage
 from harness.channels.email import EmailChannel
-from harness.cli.running import execute
 from harness.clock import VirtualClock
 from harness.runner.loop import Runner
-from harness.scenario.load import load_scenario_text
+from harness.session.runs import execute
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_email
 from tests.fakes.fake_email import BRAND_ADDRESSES, PERSONA_ADDRESSES, FakeMail

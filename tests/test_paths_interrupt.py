@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.running import simulate
 from harness.clock import SystemClock
-from harness.scenario.load import load_scenario_text
+from harness.session.runs import simulate
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.conftest import SMALL
 from tests.fakes import fake_x

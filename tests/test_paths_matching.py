@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from harness.channels.base import IncomingReply
-from harness.cli.running import execute
 from harness.runner.loop import Runner
 from harness.runner.matching import Match, MatchIndex
 from harness.runner.roster import Roster
-from harness.scenario.load import load_scenario_text
+from harness.session.runs import execute
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_x
 from tests.fakes.race import START, Operator, new_world, scenario_yaml

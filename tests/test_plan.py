@@ -14,8 +14,8 @@ import pytest
 
 from harness.plan.calendar import send_dates
 from harness.plan.expand import build_plan
-from harness.scenario.load import load_scenario, load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.scenarios import load_scenario, load_scenario_text
 
 from .conftest import REPLAY, SMALL
 

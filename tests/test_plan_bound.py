@@ -14,7 +14,7 @@ from harness.cli import main
 from harness.errors import ScenarioError
 from harness.plan.expand import build_plan
 from harness.plan.size import MAX_PROBES, plan_size
-from harness.scenario.load import load_scenario, load_scenario_text
+from harness.session.scenarios import load_scenario, load_scenario_text
 
 from .conftest import REPLAY, ROOT, SMALL
 

@@ -106,8 +106,8 @@ def test_page_is_self_contained_with_alt_text_everywhere(race: Path) -> None:
 
 @pytest.mark.slow
 def test_replies_are_shown_as_text_never_run(tmp_path: Path) -> None:
-    from harness.scenario.load import load_scenario_text
     from harness.scenario.model import Scenario
+    from harness.session.scenarios import load_scenario_text
 
     data = load_scenario_text(SMALL, "s.yaml").model_dump(mode="json")
     answering = {"fast": HOSTILE[0], "slow": HOSTILE[1], "bank": HOSTILE[2]}

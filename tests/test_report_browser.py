@@ -34,8 +34,8 @@ if CHROMIUM is None:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report of the small scenario whose brands answer with hostile text."""
-    from harness.scenario.load import load_scenario_text
     from harness.scenario.model import Scenario
+    from harness.session.scenarios import load_scenario_text
 
     from .simrun import run_in_process
 

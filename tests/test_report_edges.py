@@ -18,10 +18,10 @@ from harness.analysis.comparisons import fisher
 from harness.analysis.rates import Rate, wilson
 from harness.channels.base import OutgoingMessage, PollResult, SentPost
 from harness.channels.simulated import SimulatedChannel
-from harness.cli.running import simulate
 from harness.errors import AccessDenied
 from harness.report.build import build_report
-from harness.scenario.load import load_scenario_text
+from harness.session.runs import simulate
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 
 from .simrun import run_in_process

@@ -24,15 +24,15 @@ from harness.channels.base import (
 from harness.channels.sim.platform import Event, Post
 from harness.channels.simulated import SimulatedChannel
 from harness.cli import main
-from harness.cli.running import RunResult, simulate
 from harness.errors import AccessDenied, RateLimited, TransientError
 from harness.plan.expand import build_plan
 from harness.runner.events import RunStats
 from harness.runner.loop import Runner
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
-from harness.scenario.load import load_scenario
 from harness.scenario.model import Channel, Scenario
+from harness.session.runs import RunResult, simulate
+from harness.session.scenarios import load_scenario
 from harness.store.sqlite import Store
 
 from .conftest import REPLAY
@@ -470,7 +470,7 @@ def test_a_bystanders_reply_in_the_thread_is_kept_labelled_and_never_counts_as_t
 
 
 def test_a_reply_from_an_account_that_is_not_the_probes_brand_is_not_the_brands() -> None:
-    from harness.scenario.load import load_scenario_text
+    from harness.session.scenarios import load_scenario_text
 
     from .conftest import SMALL
 

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.cli.running import execute
 from harness.clock import VirtualClock
 from harness.plan.expand import build_plan
 from harness.runner.limits import Limits
 from harness.runner.loop import Runner
-from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.runs import execute
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_x
 from tests.fakes.race import (
@@ -183,9 +183,9 @@ def test_a_kill_switch_after_the_last_send_still_lets_the_run_finish(tmp_path: P
 def test_a_simulated_run_folder_is_never_continued_live(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]
                                                          ) -> None:
-    from harness.cli.running import execute, simulate
     from harness.errors import RunFolderError
-    from harness.scenario.load import load_scenario_text
+    from harness.session.runs import execute, simulate
+    from harness.session.scenarios import load_scenario_text
     from tests.fakes.race import scenario_yaml
 
     scenario = load_scenario_text(scenario_yaml(fake_x.kit("http://127.0.0.1:9")), "r.yaml")

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from harness.scenario.load import load_scenario_text
 from harness.scenario.schema import scenario_schema
+from harness.session.scenarios import load_scenario_text
 
 from .conftest import ROOT, SMALL
 

@@ -13,8 +13,8 @@ import pytest
 import regress
 
 from harness.errors import ScenarioError
-from harness.scenario.load import load_scenario_text
 from harness.scenario.schema import scenario_schema
+from harness.session.scenarios import load_scenario_text
 
 from .conftest import SMALL
 

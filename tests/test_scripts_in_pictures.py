@@ -13,7 +13,7 @@ import pytest
 from harness.report import fonts
 from harness.report.build import build_report
 from harness.report.charts import literal
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 
 from .conftest import SMALL

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.cli.running import simulate
 from harness.errors import RunFolderError, TransientError
 from harness.runner.loop import Runner
 from harness.scenario.model import Scenario
+from harness.session.runs import simulate
 from harness.store.sqlite import SCHEMA_VERSION, Store
 
 from .conftest import ROOT

@@ -10,7 +10,7 @@ import pytest
 
 from harness.analysis.outcomes import from_store
 from harness.analysis.summary import summarize
-from harness.scenario.load import load_scenario
+from harness.session.scenarios import load_scenario
 from harness.store.sqlite import Store
 
 from .conftest import REPLAY

@@ -14,7 +14,7 @@ from harness.channels.base import IncomingReply, OutgoingMessage, SentPost
 from harness.channels.email import EmailChannel
 from harness.runner.matching import MatchIndex
 from harness.runner.roster import Roster
-from harness.scenario.load import load_scenario_text
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes import fake_email
 from tests.fakes.race import check_against_world, new_world, run_race, scenario_yaml

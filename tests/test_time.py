@@ -23,17 +23,16 @@ from harness.analysis.outcomes import Outcome, from_store
 from harness.channels.sim.behaviour import BrandBehaviour, Stimulus
 from harness.channels.sim.platform import Post
 from harness.channels.simulated import SimulatedChannel
-from harness.cli.running import build_channels, execute, open_run, simulate
 from harness.clock import Clock, SystemClock, VirtualClock
-from harness.hours import Hours, local_moment
+from harness.hours import WEEKDAYS, Hours, local_moment
 from harness.plan.calendar import send_window
 from harness.plan.expand import build_plan
 from harness.plan.probe import Probe
 from harness.runner.loop import Runner
 from harness.runner.roster import Roster
-from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
-from harness.scenario.types import WEEKDAYS
+from harness.session.runs import build_channels, execute, open_run, simulate
+from harness.session.scenarios import load_scenario_text
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 

@@ -27,8 +27,8 @@ import pytest
 
 from harness.errors import Problem, ScenarioError
 from harness.scenario import yamlsafe
-from harness.scenario.load import load_scenario, load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.scenarios import load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = sorted((Path(__file__).resolve().parent / "broken").glob("*.yaml"))

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from harness import __version__
+from harness.runner.limits import DEFAULT_PER_BRAND_PER_DAY, DEFAULT_TOTAL
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -201,13 +202,13 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                       "shows what will happen and asks before starting")
     run.add_argument("--yes", "-y", action="store_true",
                      help="with --live: start without asking (unattended runs)")
-    run.add_argument("--max-per-brand-per-day", type=_cap, default=10, metavar="N",
-                     help="with --live: never send a brand more than N messages (first "
-                     "messages and follow-ups) on one day in its time zone, whatever the "
-                     "scenario says (default 10; 0: no cap)")
-    run.add_argument("--max-messages", type=_cap, default=1000, metavar="N",
+    run.add_argument("--max-per-brand-per-day", type=_cap, default=DEFAULT_PER_BRAND_PER_DAY,
+                     metavar="N", help="with --live: never send a brand more than N messages "
+                     "(first messages and follow-ups) on one day in its time zone, whatever "
+                     f"the scenario says (default {DEFAULT_PER_BRAND_PER_DAY}; 0: no cap)")
+    run.add_argument("--max-messages", type=_cap, default=DEFAULT_TOTAL, metavar="N",
                      help="with --live: never send more than N messages in the whole run "
-                     "(default 1000; 0: no cap)")
+                     f"(default {DEFAULT_TOTAL}; 0: no cap)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
     run.add_argument("--seed", type=_seed, help="override the scenario's seed")
     _max_probes_argument(run)

@@ -1,9 +1,9 @@
 """`shopper channels` and what a live run shows before it starts.
 
-Both read the scenario, the registry and the environment; the live preflight (and
-`shopper channels --check`) also connects and logs in as each persona, read-only, so a rejected
-credential or an untrusted certificate stops the run before it starts. Nothing is posted, and
-secrets are shown by the name of their environment variable only.
+Both show :func:`harness.session.readiness.channel_statuses`: what the scenario, the registry
+and the environment say about each channel, and with ``--check`` (always, before a live run)
+whether it can log in as each persona, read-only. Nothing is posted, and secrets are shown by
+the name of their environment variable only.
 """
 
 from __future__ import annotations
@@ -11,24 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from harness.channels.base import ChannelAdapter, ChannelContext
 from harness.channels.registry import AdapterError, adapter_names, get_adapter
-from harness.channels.settings import masked
-from harness.channels.tls import verification_off
 from harness.cli.output import table
-from harness.clock import SystemClock
 from harness.durations import format_duration
-from harness.errors import ChannelError
 from harness.plan.probe import Probe
 from harness.scenario.model import Scenario
+from harness.session.readiness import channel_statuses
 
 
 def channels(args: argparse.Namespace) -> int:
@@ -44,7 +37,7 @@ def channels(args: argparse.Namespace) -> int:
     print(table(("adapter", "platform", "modes", "what it is"), rows))
     if not args.scenario:
         return 0
-    from harness.scenario.load import load_scenario
+    from harness.session.scenarios import load_scenario
 
     scenario = load_scenario(args.scenario)
     statuses = channel_statuses(scenario, os.environ, connect=args.check)
@@ -56,82 +49,6 @@ def channels(args: argparse.Namespace) -> int:
         for warning in status.warnings:
             print(f"  {status.channel}: {warning}")
     return 0 if all(s.ready for s in statuses) else 1
-
-
-@dataclass(frozen=True)
-class ChannelStatus:
-    """Whether one scenario channel can run live, and how it is set up (secrets masked)."""
-
-    channel: str
-    adapter: str
-    mode: str
-    ready: bool
-    status: str
-    settings: dict[str, Any]
-    estimate: dict[str, Any]
-    warnings: tuple[str, ...] = ()
-
-
-VERIFICATION_OFF = ("TLS CERTIFICATE VERIFICATION IS OFF (settings.verify_tls: false): ANYONE "
-                    "BETWEEN HERE AND THE SERVER CAN READ AND CHANGE THIS CHANNEL'S TRAFFIC, "
-                    "CREDENTIALS INCLUDED")
-
-
-def channel_statuses(scenario: Scenario, environ: Mapping[str, str], *,
-                     posts: Mapping[str, int] | None = None,
-                     polls: Mapping[str, int] | None = None,
-                     connect: bool = False) -> list[ChannelStatus]:
-    """Each channel's readiness from its settings; with ``connect``, also whether it can
-    connect and log in as each persona (read-only)."""
-    with tempfile.TemporaryDirectory(prefix="shopper-check-") as scratch:
-        # Whatever a check keeps (a Bluesky session) goes to a scratch folder: nothing is
-        # written to the run folder before the run is agreed to.
-        context = ChannelContext(clock=SystemClock(), state_dir=Path(scratch),
-                                 seed=scenario.seed, personas=scenario.personas,
-                                 brands=scenario.brands, timezone=scenario.timezone,
-                                 environ=environ)
-        return _statuses(scenario, context, posts, polls, connect)
-
-
-def _statuses(scenario: Scenario, context: ChannelContext, posts: Mapping[str, int] | None,
-              polls: Mapping[str, int] | None, connect: bool) -> list[ChannelStatus]:
-    environ = context.environ
-    statuses = []
-    for channel in scenario.channels:
-        cls = get_adapter(channel.adapter)
-        mode = channel.mode or cls.default_mode
-        if channel.adapter == "simulated":  # never built here: it would open its journal
-            statuses.append(ChannelStatus(
-                channel.id, channel.adapter, mode, False,
-                "simulated: for --simulate only (it cannot reach a real platform)",
-                masked(dict(channel.settings), environ, cls.secret_settings), {}))
-            continue
-        adapter: ChannelAdapter = cls(channel, context)
-        try:
-            reason = adapter.not_configured()
-            status = "configured" if reason is None else f"not configured: {reason}"
-            if reason is None and connect:
-                reason, status = _check(adapter)
-            estimate = (adapter.usage_estimate(posts.get(channel.id, 0), (polls or {}).get(
-                channel.id, 0)) if posts is not None else {})
-            warnings = ((VERIFICATION_OFF,) if cls.connects and verification_off(
-                adapter.settings) else ())
-            statuses.append(ChannelStatus(channel.id, channel.adapter, mode, reason is None,
-                                          status, adapter.describe(), estimate, warnings))
-        finally:
-            adapter.close()
-    return statuses
-
-
-def _check(adapter: ChannelAdapter) -> tuple[str | None, str]:
-    """Connect and log in (read-only): why it failed, or ``None``, and the status to show."""
-    try:
-        said = adapter.check_access()
-    except ChannelError as exc:
-        return str(exc), f"refused: {type(exc).__name__}: {exc}"
-    except Exception as exc:  # an adapter bug: the run would meet it too
-        return str(exc), f"check failed: unexpected {type(exc).__name__}: {exc}"
-    return None, f"ready: {said}"
 
 
 def preflight(scenario: Scenario, probes: Sequence[Probe], folder: Path,

@@ -26,7 +26,7 @@ from harness.store.sqlite import Store
 def validate(args: argparse.Namespace) -> int:
     """Check each scenario; print every problem; exit 2 if any file has one."""
     from harness.plan.size import plan_size
-    from harness.scenario.load import load_scenario
+    from harness.session.scenarios import load_scenario
 
     failed = 0
     for name in args.scenarios:
@@ -49,7 +49,7 @@ def plan(args: argparse.Namespace) -> int:
     from harness.plan.balance import balance_tables
     from harness.plan.expand import build_plan
     from harness.plan.probe import PLAN_FIELDS
-    from harness.scenario.load import load_scenario
+    from harness.session.scenarios import load_scenario
 
     scenario = load_scenario(args.scenario, max_probes=args.max_probes)
     if args.seed is not None:

@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from harness.hours import clocks_change, local_moment
+from harness.hours import WEEKDAYS, clocks_change, local_moment
 from harness.scenario.model import Schedule
-from harness.scenario.types import WEEKDAYS
 
 
 def send_dates(schedule: Schedule) -> list[tuple[int, date]]:

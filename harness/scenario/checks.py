@@ -4,50 +4,74 @@ The model has already checked every field on its own; here we check what needs s
 fields at once: references between sections, duplicate ids, the calendar, secrets, and that
 every template renders, within the channel's length limit, for every persona, brand and
 mention mode it will meet.
+
+What needs a higher layer (the adapters' defaults, the size of the plan) comes in as
+:class:`Stages`, so this module imports nothing above the scenario.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from harness.errors import HarnessError, Problem
+from harness.errors import Problem
 from harness.platforms import PLATFORMS
 from harness.scenario import templates
+from harness.scenario.located import Located, Path_
 from harness.scenario.model import Scenario
-from harness.scenario.queries import channels_for_brand, personas_for_channel
-from harness.scenario.yamlsafe import Located, Path_
+from harness.scenario.queries import channels_for_brand, is_env_ref, personas_for_channel
 
 _SECRET_NAME = re.compile(r"(token|secret|password|passwd|api_?key|credential|bearer)", re.I)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_RENDER_PROBLEMS = 20
 
 
+class Report(Protocol):
+    """Where a check says what is wrong: the place in the data and the message."""
+
+    def __call__(self, path: Path_, message: str, *, key: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The checks that layers above the scenario add as it loads.
+
+    ``resolve`` fills in each channel from its adapter and checks the channel against it
+    (adapters are plug-ins, known to the channel registry, not here); ``calendar`` checks the
+    plan the schedule makes (the plan is a layer above). Either may report problems, pinned
+    to their place in the file like every other.
+    """
+
+    resolve: Callable[[Scenario, Report], Scenario] | None = None
+    calendar: Callable[[Scenario, Report], None] | None = None
+
+
+SCENARIO_ONLY = Stages()  # the scenario layer's own checks, nothing from above
+
+
 def check(scenario: Scenario, located: Located,
-          max_probes: int | None = None) -> tuple[Scenario, list[Problem]]:
-    """Resolve channel platforms and return the scenario with every problem found. A plan of
-    more than ``max_probes`` (default ``MAX_PROBES``) is one of them."""
+          stages: Stages = SCENARIO_ONLY) -> tuple[Scenario, list[Problem]]:
+    """The scenario as ``stages.resolve`` completes it, and every problem found."""
     problems: list[Problem] = []
 
     def report(path: Path_, message: str, *, key: bool = False) -> None:
         problems.append(located.problem(path, message, key=key))
 
     _duplicates(scenario, report)
-    scenario = _resolve_channels(scenario, report)
+    if stages.resolve is not None:
+        scenario = stages.resolve(scenario, report)
     _references(scenario, report)
     if not problems:  # accounts make sense once the channels they name exist
         _accounts(scenario, report)
-    _calendar(scenario, report, max_probes)
+    if stages.calendar is not None:
+        stages.calendar(scenario, report)
     _design(scenario, report)
     _secrets(scenario, report)
     if not problems:  # templates only make sense once references hold
         _templates(scenario, report)
     return scenario, problems
-
-
-Report = Any  # Callable[[Path_, str], None] with an optional `key` keyword
 
 
 def _duplicates(scenario: Scenario, report: Report) -> None:
@@ -64,60 +88,13 @@ def _duplicates(scenario: Scenario, report: Report) -> None:
                     first[item.id] = index
 
 
-def _resolve_channels(scenario: Scenario, report: Report) -> Scenario:
-    from harness.channels.base import ChannelAdapter  # imported late: adapters are plug-ins
-    from harness.channels.registry import get_adapter
-
-    channels = []
-    for index, channel in enumerate(scenario.channels):
-        try:
-            adapter = get_adapter(channel.adapter)
-        except HarnessError as exc:
-            report(("channels", index, "adapter"), str(exc))
-            channels.append(channel)
-            continue
-        if channel.platform is None:
-            channel = channel.model_copy(update={"platform": adapter.platform})
-        if channel.mode is None:
-            channel = channel.model_copy(update={"mode": adapter.default_mode})
-        elif channel.mode not in adapter.modes:
-            report(("channels", index, "mode"),
-                   f"adapter {adapter.name!r} supports mode {' or '.join(sorted(adapter.modes))}"
-                   f", not {channel.mode!r}")
-        elif channel.mode == "assisted" and adapter.find_post is ChannelAdapter.find_post:
-            report(("channels", index, "mode"),
-                   f"assisted mode needs an adapter that can find posts on the persona's "
-                   f"timeline; {adapter.name!r} cannot")
-        for key in sorted(adapter.secret_settings & set(channel.settings)):
-            if not _all_env_refs(channel.settings[key]):
-                report(("channels", index, "settings", key),
-                       "secrets must be written as {env: VARIABLE_NAME}, never inline")
-        channels.append(channel)
-    return scenario.model_copy(update={"channels": channels})
-
-
-def _all_env_refs(value: Any) -> bool:
-    """Whether every value in ``value`` (a reference, or mappings and lists of them) comes
-    from the environment."""
-    if isinstance(value, dict) and "env" not in value:
-        return all(_all_env_refs(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_all_env_refs(item) for item in value)
-    return _is_env_ref(value)
-
-
-def _is_env_ref(value: Any) -> bool:
-    return (isinstance(value, dict) and set(value) == {"env"}
-            and isinstance(value["env"], str) and bool(_ENV_NAME.match(value["env"])))
-
-
 def _secrets(scenario: Scenario, report: Report) -> None:
     for index, channel in enumerate(scenario.channels):
         for path, value in _walk_settings(channel.settings, ("channels", index, "settings")):
             name = next(str(part) for part in reversed(path) if isinstance(part, str))
             inline = isinstance(value, (str, int, float)) and not isinstance(value, bool)
             if isinstance(value, dict) and "env" in value:
-                if not _is_env_ref(value):
+                if not is_env_ref(value):
                     report(path, "an environment reference is {env: VARIABLE_NAME} and nothing "
                                  "else")
             elif inline and _SECRET_NAME.search(name) and value != "":
@@ -201,7 +178,6 @@ def _references(scenario: Scenario, report: Report) -> None:
 def _accounts(scenario: Scenario, report: Report) -> None:
     """Accounts on platforms where an account is one token hold no space; every persona can
     be sent to some brand (an account on a channel that serves one)."""
-    from harness.platforms import PLATFORMS
     from harness.scenario.patterns import HANDLE
 
     token = re.compile(HANDLE)
@@ -231,20 +207,6 @@ def _accounts(scenario: Scenario, report: Report) -> None:
             report(("personas", index, "accounts"),
                    f"persona {persona.id!r} has no account on any channel that serves a brand: "
                    "no message could ever be sent from it")
-
-
-def _calendar(scenario: Scenario, report: Report, max_probes: int | None) -> None:
-    from harness.plan.size import MAX_PROBES, plan_size, too_big
-
-    size = plan_size(scenario)
-    if not size.sending_days:
-        report(("schedule",), "the schedule has no sending days (check weekdays, weeks and "
-                              "exclude_dates)")
-    schedule = scenario.schedule
-    refused = too_big(size, MAX_PROBES if max_probes is None else max_probes, schedule.weeks,
-                      len(set(schedule.weekdays)))
-    if refused:
-        report(("schedule",), refused, key=True)
 
 
 def _design(scenario: Scenario, report: Report) -> None:

@@ -13,38 +13,40 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError
 from harness.scenario import checks
+from harness.scenario.checks import SCENARIO_ONLY, Stages
+from harness.scenario.located import Located, Path_
 from harness.scenario.model import Scenario
-from harness.scenario.yamlsafe import FAST, Located, Path_, load_file, load_text
+from harness.scenario.yamlsafe import FAST, load_file, load_text
 
 
-def load_scenario(path: str | Path, *, max_probes: int | None = None) -> Scenario:
-    """Load, validate and cross-check a scenario file.
+def read_scenario(path: str | Path, stages: Stages = SCENARIO_ONLY) -> Scenario:
+    """Load, validate and cross-check a scenario file, with the checks ``stages`` adds.
 
     Raises :class:`ScenarioError` listing every problem, each with file, line, column and
-    field path. Nothing is sent or written. A plan of more than ``max_probes`` probes
-    (default ``harness.plan.size.MAX_PROBES``) is a problem.
+    field path. Nothing is sent or written. The application layer's ``load_scenario`` calls
+    this with the channel registry and the plan bound as stages.
     """
-    return _fast_then_exact(lambda fast: load_file(Path(path), fast=fast), max_probes)
+    return _fast_then_exact(lambda fast: load_file(Path(path), fast=fast), stages)
 
 
-def load_scenario_text(text: str, file: str = "<scenario>", *,
-                       max_probes: int | None = None) -> Scenario:
-    """Like :func:`load_scenario`, for text already in memory."""
-    return _fast_then_exact(lambda fast: load_text(text, file, fast=fast), max_probes)
+def read_scenario_text(text: str, file: str = "<scenario>",
+                       stages: Stages = SCENARIO_ONLY) -> Scenario:
+    """Like :func:`read_scenario`, for text already in memory."""
+    return _fast_then_exact(lambda fast: load_text(text, file, fast=fast), stages)
 
 
-def _fast_then_exact(read: Callable[[bool], Located], max_probes: int | None) -> Scenario:
+def _fast_then_exact(read: Callable[[bool], Located], stages: Stages) -> Scenario:
     """Load with libyaml's fast parser; if anything at all is wrong, load again with the
     pure-Python parser, whose positions and messages are the ones users see."""
     if FAST:
         try:
-            return check_located(read(True), max_probes)
+            return check_located(read(True), stages)
         except ScenarioError:
             pass
-    return check_located(read(False), max_probes)
+    return check_located(read(False), stages)
 
 
-def check_located(located: Located, max_probes: int | None = None) -> Scenario:
+def check_located(located: Located, stages: Stages = SCENARIO_ONLY) -> Scenario:
     """Validate parsed data against the model, then run the cross-section checks."""
     if not isinstance(located.data, dict):
         raise ScenarioError([located.problem((), "a scenario must be a mapping of sections")])
@@ -54,7 +56,7 @@ def check_located(located: Located, max_probes: int | None = None) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_translate(exc, located)) from None
-    scenario, problems = checks.check(scenario, located, max_probes)
+    scenario, problems = checks.check(scenario, located, stages)
     if problems:
         raise ScenarioError(problems)
     return scenario

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.hours import Weekday
 from harness.scenario.types import (
     Duration,
     Hashtag,
@@ -28,7 +29,6 @@ from harness.scenario.types import (
     Slug,
     TimeOfDay,
     TimeZoneName,
-    Weekday,
 )
 
 WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")

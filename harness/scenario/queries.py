@@ -1,5 +1,6 @@
 """Questions about a loaded scenario that several layers ask: which channels reach a brand,
-which personas post on a channel, and when two handles are the same account.
+which personas post on a channel, when two handles are the same account, and whether a
+setting's value comes from the environment.
 
 Here, below the plan, the checks and the channels alike, so none of them imports another for
 a one-line answer.
@@ -7,7 +8,12 @@ a one-line answer.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from harness.scenario.model import Channel, Scenario
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def channels_for_brand(scenario: Scenario, brand_id: str) -> list[Channel]:
@@ -25,3 +31,19 @@ def personas_for_channel(scenario: Scenario, channel: Channel) -> list[str]:
 def normalise_handle(handle: str) -> str:
     """Handles compare case-insensitively and without the leading '@'."""
     return handle.strip().lstrip("@").lower()
+
+
+def is_env_ref(value: Any) -> bool:
+    """Whether ``value`` is a reference to an environment variable, ``{env: NAME}``."""
+    return (isinstance(value, dict) and set(value) == {"env"}
+            and isinstance(value["env"], str) and bool(_ENV_NAME.match(value["env"])))
+
+
+def all_env_refs(value: Any) -> bool:
+    """Whether every value in ``value`` (a reference, or mappings and lists of them) comes
+    from the environment."""
+    if isinstance(value, dict) and "env" not in value:
+        return all(all_env_refs(item) for item in value.values())
+    if isinstance(value, list):
+        return all(all_env_refs(item) for item in value)
+    return is_env_ref(value)

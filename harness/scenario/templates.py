@@ -19,10 +19,10 @@ from harness.scenario.model import Brand, Channel, Persona
 from harness.scenario.sandbox import (
     ENVIRONMENT,
     MAX_MESSAGE_LENGTH,
-    MAX_SECONDS,
     MAX_TEMPLATE_LENGTH,
     TemplateProblem,
 )
+from harness.scenario.sandbox_budget import MAX_SECONDS
 
 __all__ = ["MAX_MESSAGE_LENGTH", "MAX_SECONDS", "TemplateProblem", "compile_template",
            "context", "mention_text", "render", "render_message", "variables_used"]

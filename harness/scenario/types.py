@@ -1,10 +1,11 @@
-"""Small value types shared by the scenario model: ids, durations, times of day, weekdays."""
+"""Small value types shared by the scenario model: ids, durations, times of day, weekdays
+(the weekdays themselves are :mod:`harness.hours`'s)."""
 
 from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
@@ -21,11 +22,8 @@ from harness.scenario.patterns import (
 
 TIME_OF_DAY = r"([01]?[0-9]|2[0-3]):([0-5][0-9])"
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MENTION_MODES = ("at", "name", "hashtag")
-
 MentionMode = Literal["at", "name", "hashtag"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+MENTION_MODES: tuple[MentionMode, ...] = get_args(MentionMode)
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 

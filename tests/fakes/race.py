@@ -19,11 +19,11 @@ from typing import Any
 import yaml
 
 from harness.channels.base import ChannelAdapter, OutgoingMessage
-from harness.cli.running import RunResult, execute
 from harness.clock import VirtualClock
 from harness.runner.loop import Runner
-from harness.scenario.load import load_scenario_text
 from harness.scenario.model import Scenario
+from harness.session.runs import RunResult, execute
+from harness.session.scenarios import load_scenario_text
 from harness.store.sqlite import Store
 from tests.fakes.world import BrandScript, World
 from tests.simrun import export_rows
@@ -193,9 +193,9 @@ def live_adapter(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
                  environ: dict[str, str] | None = None) -> tuple[ChannelAdapter,
                                                                    OutgoingMessage]:
     """The race's channel adapter (not wrapped in its mode) and its first planned message."""
-    from harness.cli.running import build_channels
     from harness.plan.expand import build_plan
     from harness.runner.roster import Roster
+    from harness.session.runs import build_channels
 
     scenario = load_scenario_text(scenario_yaml(kit, mode=mode), "live-race.yaml")
     folder.mkdir(parents=True, exist_ok=True)
