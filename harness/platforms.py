@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 _URL = re.compile(r"https?://\S+")
 
@@ -48,7 +49,19 @@ class Platform:
     account may be any label."""
 
 
-PLATFORMS: dict[str, Platform] = {
+PlatformName = Literal["x", "mastodon", "bluesky", "email", "other"]
+"""The platforms a channel may be on (``other``: manual channels such as a phone line)."""
+
+SendMode = Literal["auto", "confirm", "assisted"]
+"""Who posts: the harness (auto), the harness once a person says yes (confirm), or a person
+whose post the harness then finds (assisted)."""
+SEND_MODES: tuple[SendMode, ...] = get_args(SendMode)
+
+ReplyKind = Literal["public_reply", "direct_message", "email", "other"]
+"""How a reply came back."""
+REPLY_KINDS: tuple[ReplyKind, ...] = get_args(ReplyKind)
+
+PLATFORMS: dict[PlatformName, Platform] = {
     "x": Platform("x", 280, x_length),
     "mastodon": Platform("mastodon", 500),
     "bluesky": Platform("bluesky", 300),

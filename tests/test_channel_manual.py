@@ -286,14 +286,15 @@ def test_todo_lists_what_is_left_to_post(run_folder: tuple[Path, Scenario],
         store.write(WriteBatch(outcomes=[
             done._replace(state="sent", sent_at=moment, platform_id="p1"),
             asking._replace(state="not_sent", error="waiting for the persona to post it",
-                            retry_at=moment + timedelta(minutes=10))]))
+                            retry_at=moment + timedelta(minutes=10),
+                            reason="awaiting_person")]))
         # The brand answered `in_store`: the run now waits for a person to post its follow-up.
         later = moment + timedelta(minutes=30)
         follow_up = SendRecord(in_store, 1, 1, "intended", later, None, None, "r1", "f")
         store.write(WriteBatch(intents=[follow_up]))
         store.write(WriteBatch(outcomes=[follow_up._replace(
             state="not_sent", error="waiting for the persona to post it",
-            retry_at=later + timedelta(minutes=10))]))
+            retry_at=later + timedelta(minutes=10), reason="awaiting_person")]))
     finally:
         store.close()
     capsys.readouterr()

@@ -20,6 +20,7 @@ from harness.store import migrations
 from harness.store.sqlite import SCHEMA_VERSION, Store
 from tests.conftest import ROOT
 from tests.fakes.terminal import harness_env
+from tests.oldstores import as_schema
 from tests.simrun import export_rows, run_in_process
 
 V1_SCHEMA = ROOT / "tests" / "data" / "schema_v1.sql"
@@ -60,14 +61,7 @@ def old_store(small_scenario: Scenario, tmp_path: Path) -> tuple[Path, list[dict
     folder = tmp_path / "run"
     assert run_in_process(small_scenario, folder)
     rows = export_rows(folder)
-    db = sqlite3.connect(folder / "run.sqlite")
-    db.execute("DROP TABLE channel_health")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    db.commit()
-    reference = sqlite3.connect(":memory:")
-    reference.executescript(V1_SCHEMA.read_text(encoding="utf-8"))
-    assert _tables(db) == _tables(reference)  # exactly the tables schema 1 had
-    db.close()
+    as_schema(folder / "run.sqlite", 1, SCHEMA_VERSION)  # exactly schema 1's tables, columns
     return folder, rows
 
 

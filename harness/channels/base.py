@@ -18,17 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from harness.channels.settings import Settings, masked, missing_env
 from harness.channels.tls import tls_problem
 from harness.clock import Clock
+from harness.platforms import SEND_MODES, ReplyKind, SendMode
 from harness.scenario.model import Brand, Channel, Persona
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
-SendMode = Literal["auto", "confirm", "assisted"]
-ReplyKind = Literal["public_reply", "direct_message", "email", "other"]
-REPLY_KINDS: tuple[ReplyKind, ...] = ("public_reply", "direct_message", "email", "other")
 
 
 class OutgoingMessage(NamedTuple):
@@ -109,7 +107,7 @@ class ChannelAdapter(ABC):
     """One line for ``shopper channels``."""
     knows_future: ClassVar[bool] = False
     """Whether :meth:`next_activity` can tell when replies will arrive (simulations only)."""
-    modes: ClassVar[frozenset[SendMode]] = frozenset({"auto", "confirm", "assisted"})
+    modes: ClassVar[frozenset[SendMode]] = frozenset(SEND_MODES)
     """Send modes the adapter supports (``assisted`` needs :meth:`find_post`)."""
     default_mode: ClassVar[SendMode] = "auto"
     """The mode of a channel whose scenario does not say."""

@@ -42,17 +42,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.channels.base import (
-    REPLY_KINDS,
     ChannelAdapter,
     ChannelContext,
     IncomingReply,
     OutgoingMessage,
     PollResult,
-    ReplyKind,
-    SendMode,
     SentPost,
 )
 from harness.errors import AccessDenied
+from harness.platforms import REPLY_KINDS, ReplyKind, SendMode
 from harness.scenario.model import Channel
 
 RECORD_TYPES = ("sent", "reply", "found")

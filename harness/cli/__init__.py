@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from harness import __version__
+from harness.platforms import REPLY_KINDS
 from harness.runner.limits import DEFAULT_PER_BRAND_PER_DAY, DEFAULT_TOTAL
 
 Command = Callable[[argparse.Namespace], int]
@@ -147,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when, as shown by the platform: ISO 8601 (with or without zone; "
                      "without, the scenario's zone) or 'now' (default)")
     log.add_argument("--kind", default="public_reply",
-                     choices=("public_reply", "direct_message", "email", "other"),
+                     choices=REPLY_KINDS,
                      help="for --reply: what came back (default public_reply)")
     log.add_argument("--author", help="for --reply: who answered (default: the brand's "
                      "first handle on the channel)")

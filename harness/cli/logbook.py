@@ -235,7 +235,7 @@ def _awaiting(record: SendRecord) -> bool:
     """Whether the run is waiting for a person to make this post."""
     if record.state == "intended":
         return True
-    return record.state == "not_sent" and "waiting" in (record.error or "").lower()
+    return record.state == "not_sent" and record.reason == "awaiting_person"
 
 
 def todo(args: argparse.Namespace) -> int:

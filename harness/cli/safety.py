@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from harness.cli.logbook import parse_time
 from harness.errors import RunFolderError, UsageError
 from harness.runner.limits import STOP_FILE
-from harness.runner.sending import failed, sent
+from harness.runner.sending import resolved
 from harness.store.folder import RunFolder
 from harness.store.records import WriteBatch
 
@@ -60,12 +60,11 @@ def resolve(args: argparse.Namespace) -> int:
                     raise UsageError("--posted needs --at: the post's time as the platform "
                                      "shows it")
                 post_id = _post_id(args.posted)
-                outcome = sent(latest, post_id, parse_time(args.at, zone))
-                outcome = outcome._replace(error="resolved by the operator: posted")
+                outcome = resolved(latest, (post_id, parse_time(args.at, zone)),
+                                   datetime.now(UTC))
                 said = f"posted as {post_id}"
             else:
-                outcome = failed(latest, "resolved by the operator: not posted",
-                                 datetime.now(UTC), "not_sent")
+                outcome = resolved(latest, None, datetime.now(UTC))
                 said = "not posted: it is sent at the next `shopper run`"
             store.write(WriteBatch(outcomes=[outcome]))
             if "finished_at" in store.meta():  # the settled probe has to be followed again

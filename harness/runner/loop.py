@@ -151,7 +151,7 @@ class Runner:
         elif record.state in ("failed", "not_sent"):
             if record.retry_at is not None:
                 self.retries[key] = (record.retry_at, record.in_reply_to)
-                if (record.error or "").startswith(sending.AWAITING):
+                if record.reason == "awaiting_person":
                     self.awaiting.add(key)
             elif record.step == 0:
                 self.stats.failed += 1
@@ -200,7 +200,7 @@ class Runner:
             try:
                 settled.append(sending.settle(self.channels[probe.channel], message, record,
                                               now))
-            except sending.STOPS_CHANNEL as exc:  # the intent waits for a run after the fix
+            except sending.STOPPING_ERRORS as exc:  # the intent waits for a run after the fix
                 self._stop(probe.channel, now, f"settle: {type(exc).__name__}: {exc}")
         self._batch.outcomes.extend(settled)
         self.store.write(self._batch)
@@ -280,12 +280,12 @@ class Runner:
         state = self.chan[probe.channel]
         capped = self._capped.pop((record.probe_id, record.step), None)
         if capped is not None:  # never handed to the channel
-            return sending.failed(record, capped, None, "not_sent")
+            return sending.capped(record, capped)
         if probe.channel in self.stopped:  # stopped earlier in this batch: after the fix
-            return sending.failed(record, "not attempted: channel stopped", now, "not_sent")
+            return sending.not_attempted(record, "channel_stopped", now)
         if not self._channel_free(probe.channel, now):  # rate-limited earlier in this batch
-            return sending.failed(record, "not attempted: channel rate-limited",
-                                  state.blocked_until, "not_sent")
+            return sending.not_attempted(record, "channel_rate_limited",
+                                         state.blocked_until)
         message = self._message(probe, record.step, record.text, record.in_reply_to)
         key = (record.probe_id, record.step)
         outcome, blocked_until = sending.attempt(self.channels[probe.channel], message, record,
@@ -409,7 +409,7 @@ class Runner:
         adapter, state = self.channels[name], self.chan[name]
         try:
             result = adapter.poll(state.cursor)
-        except sending.STOPS_CHANNEL as exc:
+        except sending.STOPPING_ERRORS as exc:
             state.tried_at = now
             self._stop(name, now, f"poll: {type(exc).__name__}: {exc}")
             return

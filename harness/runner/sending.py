@@ -11,6 +11,7 @@ to ``MAX_ATTEMPTS``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from harness.channels.base import ChannelAdapter, OutgoingMessage
 from harness.errors import (
@@ -24,36 +25,45 @@ from harness.errors import (
     RateLimited,
     TransientError,
 )
-from harness.store.records import SendRecord
+from harness.store.records import (
+    CHANNEL_FAILURES,
+    STOPS_CHANNEL,
+    USES_AN_ATTEMPT,
+    Reason,
+    SendRecord,
+    SendState,
+)
+
+NotAttempted = Literal["channel_stopped", "channel_rate_limited"]
+_NOT_ATTEMPTED: dict[NotAttempted, str] = {
+    "channel_stopped": "not attempted: channel stopped",
+    "channel_rate_limited": "not attempted: channel rate-limited",
+}
 
 MAX_ATTEMPTS = 10
 """Failed attempts (transient errors, adapter bugs) after which a message is given up on:
 with the backoff, a platform may be down for about four hours without losing a message."""
 AWAITING = "awaiting the persona's post"
 """How an attempt that found no post by hand yet (assisted and manual modes) starts its
-error."""
+error (for people to read: the runner goes by ``reason``)."""
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
 
 
-STOPS_CHANNEL = (AuthenticationFailed, NotConfigured)
+STOPPING_ERRORS = (AuthenticationFailed, NotConfigured)
 """Errors that are the same on every try until a person fixes the channel: the runner stops
 the channel at once, with the reason, instead of retrying."""
-_STOPPING = tuple(f"{error.__name__}:" for error in STOPS_CHANNEL)
-
-_CHANNEL_FAILURES = ("rate limited:", "transient:", "unexpected ", "AuthenticationFailed:",
-                     "AccessDenied:", "NotConfigured:")
 
 
 def is_channel_failure(outcome: SendRecord) -> bool:
     """Whether a failed attempt counts against the channel's health (a platform or adapter
     failure; not a person who has yet to post, a declined post, or a cap)."""
-    return outcome.state != "sent" and (outcome.error or "").startswith(_CHANNEL_FAILURES)
+    return outcome.state != "sent" and outcome.reason in CHANNEL_FAILURES
 
 
 def stops_channel(outcome: SendRecord) -> bool:
     """Whether the attempt failed in a way that stops its channel (see ``STOPS_CHANNEL``)."""
-    return outcome.state != "sent" and (outcome.error or "").startswith(_STOPPING)
+    return outcome.state != "sent" and outcome.reason in STOPS_CHANNEL
 
 
 def backoff(attempt: int) -> timedelta:
@@ -72,8 +82,7 @@ def counts_as_failure(outcome: SendRecord) -> bool:
     """Whether an attempt's outcome uses up one of the message's ``MAX_ATTEMPTS``: a
     transient failure or an adapter bug does; a rate limit, a person yet to post, a cap or a
     decline does not."""
-    return outcome.state != "sent" and (outcome.error or "").startswith(
-        ("transient:", "unexpected "))
+    return outcome.state != "sent" and outcome.reason in USES_AN_ATTEMPT
 
 
 def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord,
@@ -89,24 +98,29 @@ def attempt(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecor
         post = adapter.send(message)
     except RateLimited as exc:
         blocked_until = exc.reset_at or now + backoff(record.attempt - failures)
-        return failed(record, f"rate limited: {exc}", blocked_until), blocked_until
+        return failed(record, "rate_limited", f"rate limited: {exc}", blocked_until), blocked_until
     except OutcomeUnknown as exc:  # never resent: a reply to it, or the operator, settles it
         return SendRecord(record.probe_id, record.step, record.attempt, "uncertain",
                           record.intended_at, exc.created_at, exc.platform_id,
                           record.in_reply_to, record.text, f"outcome unknown: {exc}",
-                          None), None
+                          None, "outcome_unknown"), None
     except AwaitingPerson as exc:  # not an attempt that failed: look again later
-        return failed(record, f"{AWAITING}: {exc}", exc.check_at, "not_sent"), None
+        return failed(record, "awaiting_person", f"{AWAITING}: {exc}", exc.check_at,
+                      "not_sent"), None
     except Declined as exc:
-        return failed(record, f"declined: {exc}", None, "not_sent"), None
-    except STOPS_CHANNEL as exc:  # nothing reached the platform: try again after the fix
-        return failed(record, f"{type(exc).__name__}: {exc}", now), None
+        return failed(record, "declined", f"declined: {exc}", None, "not_sent"), None
+    except AuthenticationFailed as exc:  # nothing reached the platform: retry after the fix
+        return failed(record, "authentication_failed", f"{type(exc).__name__}: {exc}",
+                      now), None
+    except NotConfigured as exc:
+        return failed(record, "not_configured", f"{type(exc).__name__}: {exc}", now), None
     except AccessDenied as exc:
-        return failed(record, f"{type(exc).__name__}: {exc}", None), None
+        return failed(record, "access_denied", f"{type(exc).__name__}: {exc}", None), None
     except TransientError as exc:
-        return failed(record, f"transient: {exc}", retry_at(failures + 1, now)), None
+        return failed(record, "transient", f"transient: {exc}",
+                      retry_at(failures + 1, now)), None
     except Exception as exc:  # an adapter bug must not stop the race: retry, then give up
-        return failed(record, f"unexpected {type(exc).__name__}: {exc}",
+        return failed(record, "adapter_bug", f"unexpected {type(exc).__name__}: {exc}",
                       retry_at(failures + 1, now)), None
     return sent(record, post.platform_id, post.created_at), None
 
@@ -118,12 +132,36 @@ def sent(record: SendRecord, platform_id: str, created_at: datetime) -> SendReco
                       created_at, platform_id, record.in_reply_to, record.text, None, None)
 
 
-def failed(record: SendRecord, error: str, retry: datetime | None,
-           state: str = "failed") -> SendRecord:
-    """The attempt, as failed (to be retried from ``retry``, if given)."""
+def failed(record: SendRecord, reason: Reason, error: str, retry: datetime | None,
+           state: SendState = "failed") -> SendRecord:
+    """The attempt, as failed for ``reason`` (to be retried from ``retry``, if given);
+    ``error`` says it in words."""
     return SendRecord(record.probe_id, record.step, record.attempt, state, record.intended_at,
                       record.sent_at, record.platform_id, record.in_reply_to, record.text,
-                      error, retry)
+                      error, retry, reason)
+
+
+def not_attempted(record: SendRecord, reason: NotAttempted,
+                  retry: datetime | None) -> SendRecord:
+    """The attempt, not handed to its channel: stopped, or rate limited, earlier in the same
+    batch (to be tried from ``retry``)."""
+    return failed(record, reason, _NOT_ATTEMPTED[reason], retry, "not_sent")
+
+
+def capped(record: SendRecord, why: str) -> SendRecord:
+    """The attempt, refused because a live run's cap would be passed (``why`` says which)."""
+    return failed(record, "capped", why, None, "not_sent")
+
+
+def resolved(record: SendRecord, posted: tuple[str, datetime] | None,
+             now: datetime) -> SendRecord:
+    """An uncertain attempt as the operator settled it: posted (``posted``: its platform id and
+    time), or not posted, to be sent again from ``now``."""
+    if posted is None:
+        return failed(record, "operator", "resolved by the operator: not posted", now,
+                      "not_sent")
+    return sent(record, *posted)._replace(error="resolved by the operator: posted",
+                                          reason="operator")
 
 
 def settle(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord,
@@ -131,16 +169,17 @@ def settle(adapter: ChannelAdapter, message: OutgoingMessage, record: SendRecord
     """The outcome of an attempt a crash left 'intended': posted (the platform shows the
     post), not sent (the platform says it never came; retry from ``now``), or uncertain (the
     platform cannot say: never resent, left to the operator). Raises the errors that stop
-    a channel (``STOPS_CHANNEL``), leaving the intent for a later run to settle."""
+    a channel (``STOPPING_ERRORS``), leaving the intent for a later run to settle."""
     if not adapter.can_find_posts:
-        return failed(record, "interrupted; the platform cannot say if it posted", None,
-                      "uncertain")
+        return failed(record, "interrupted", "interrupted; the platform cannot say if it "
+                      "posted", None, "uncertain")
     try:
         post = adapter.find_post(message)
-    except STOPS_CHANNEL:
+    except STOPPING_ERRORS:
         raise  # the channel cannot say yet: the intent waits for the run after the fix
     except ChannelError as exc:
-        return failed(record, f"interrupted; lookup failed: {exc}", None, "uncertain")
+        return failed(record, "interrupted", f"interrupted; lookup failed: {exc}", None,
+                      "uncertain")
     if post is None:
-        return failed(record, "interrupted before posting", now, "not_sent")
+        return failed(record, "interrupted", "interrupted before posting", now, "not_sent")
     return sent(record, post.platform_id, post.created_at)

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from harness.hours import Weekday
+from harness.platforms import PlatformName, SendMode
 from harness.scenario.types import (
     Duration,
     Hashtag,
@@ -175,9 +176,9 @@ class Channel(Model):
 
     id: Identifier
     adapter: str = Field(description="Registered adapter name, e.g. 'simulated'.")
-    platform: Literal["x", "mastodon", "bluesky", "email", "other"] | None = Field(
+    platform: PlatformName | None = Field(
         None, description="Platform whose limits apply; defaults to the adapter's own.")
-    mode: Literal["auto", "confirm", "assisted"] | None = Field(
+    mode: SendMode | None = Field(
         None, description="auto: the harness posts; confirm: a person approves each post in "
         "the terminal; assisted: a person posts it and the harness finds it. Defaults to the "
         "adapter's own (assisted for x and manual, auto for the others).")

@@ -20,6 +20,27 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             updated_at     TEXT NOT NULL
         )""",
     ),
+    2: (
+        "ALTER TABLE sends ADD COLUMN reason TEXT",
+        # Schema 2 kept only the words; they were written by `runner.sending` in these forms,
+        # so each one's reason can be read back, once, here (nothing else reads the words).
+        """UPDATE sends SET reason = CASE
+            WHEN error LIKE 'rate limited:%' THEN 'rate_limited'
+            WHEN error LIKE 'transient:%' THEN 'transient'
+            WHEN error LIKE 'unexpected %' THEN 'adapter_bug'
+            WHEN error LIKE 'AuthenticationFailed:%' THEN 'authentication_failed'
+            WHEN error LIKE 'NotConfigured:%' THEN 'not_configured'
+            WHEN error LIKE 'AccessDenied:%' THEN 'access_denied'
+            WHEN error LIKE 'awaiting the persona''s post%' THEN 'awaiting_person'
+            WHEN error LIKE 'declined:%' THEN 'declined'
+            WHEN error LIKE 'outcome unknown:%' THEN 'outcome_unknown'
+            WHEN error LIKE 'interrupted%' THEN 'interrupted'
+            WHEN error LIKE 'not attempted: channel stopped%' THEN 'channel_stopped'
+            WHEN error LIKE 'not attempted: channel rate-limited%' THEN 'channel_rate_limited'
+            WHEN error LIKE 'resolved by the operator%' THEN 'operator'
+            WHEN error LIKE 'cap:%' THEN 'capped'
+            ELSE NULL END""",
+    ),
 }
 
 

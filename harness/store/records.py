@@ -1,10 +1,48 @@
-"""Plain records the store reads and writes."""
+"""Plain records the store reads and writes, and the words their fields may hold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
+
+from harness.platforms import ReplyKind
+
+SendState = Literal["intended", "sent", "failed", "not_sent", "uncertain"]
+"""Where a send attempt is: written as ``intended`` before the platform is called, then
+``sent``; ``failed`` (it reached the platform's door and was refused, or broke); ``not_sent``
+(it never left: a cap, a person yet to post, a decline); ``uncertain`` (it may have posted,
+nobody can say: never resent)."""
+SEND_STATES: tuple[SendState, ...] = get_args(SendState)
+
+Reason = Literal[
+    "rate_limited",          # the platform asked us to slow down
+    "transient",             # a failure worth retrying (network, 5xx)
+    "adapter_bug",           # the adapter raised something unexpected
+    "authentication_failed", # credentials rejected: stops the channel
+    "not_configured",        # settings or TLS wrong: stops the channel
+    "access_denied",         # refused for this message: final for it
+    "awaiting_person",       # assisted or manual: the persona has not posted it yet
+    "declined",              # the operator said no (confirm mode)
+    "outcome_unknown",       # the adapter cannot tell whether it posted
+    "interrupted",           # a crash came between the intent and the answer
+    "capped",                # a live run's cap would be passed
+    "channel_stopped",       # not attempted: its channel stopped earlier in the batch
+    "channel_rate_limited",  # not attempted: its channel is rate limited
+    "operator",              # settled by hand with `shopper resolve`
+]
+"""Why an attempt ended as it did (``None`` for a plain send). The runner decides by this
+field alone; ``error`` is the text a person reads."""
+REASONS: tuple[Reason, ...] = get_args(Reason)
+
+CHANNEL_FAILURES: frozenset[Reason] = frozenset({
+    "rate_limited", "transient", "adapter_bug", "authentication_failed", "access_denied",
+    "not_configured"})
+"""Reasons that count against a channel's health (the platform or the adapter failed)."""
+STOPS_CHANNEL: frozenset[Reason] = frozenset({"authentication_failed", "not_configured"})
+"""Reasons that are the same on every try until a person fixes the channel."""
+USES_AN_ATTEMPT: frozenset[Reason] = frozenset({"transient", "adapter_bug"})
+"""Reasons that use up one of a message's allowed attempts."""
 
 
 class SendRecord(NamedTuple):
@@ -13,7 +51,7 @@ class SendRecord(NamedTuple):
     probe_id: str
     step: int
     attempt: int
-    state: str
+    state: SendState
     intended_at: datetime
     sent_at: datetime | None
     platform_id: str | None
@@ -21,6 +59,7 @@ class SendRecord(NamedTuple):
     text: str
     error: str | None = None
     retry_at: datetime | None = None
+    reason: Reason | None = None
 
 
 class ReplyRecord(NamedTuple):
@@ -33,7 +72,7 @@ class ReplyRecord(NamedTuple):
     matched_by: str
     author: str
     from_brand: bool
-    kind: str
+    kind: ReplyKind
     automated: bool
     text: str
     created_at: datetime

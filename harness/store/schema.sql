@@ -36,8 +36,9 @@ CREATE TABLE sends (
     platform_id TEXT,
     in_reply_to TEXT,
     text        TEXT NOT NULL,
-    error       TEXT,
+    error       TEXT,              -- what happened, in words (for people)
     retry_at    TEXT,              -- for a failed attempt worth retrying: not before this
+    reason      TEXT,              -- why it was not sent (records.Reason), since schema 3
     PRIMARY KEY (probe_id, step, attempt)
 );
 CREATE INDEX sends_by_platform_id ON sends (platform_id);

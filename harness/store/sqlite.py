@@ -21,7 +21,7 @@ from harness.plan.probe import FollowUpStep, Probe
 from harness.store.migrations import migrate, rollback
 from harness.store.records import ChannelHealth, ReplyRecord, SendRecord, WriteBatch
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_FILE = "run.sqlite"
 
 
@@ -150,9 +150,9 @@ class Store:
             if batch.outcomes:
                 db.executemany(
                     "UPDATE sends SET state = ?, sent_at = ?, platform_id = ?, error = ?,"
-                    " retry_at = ? WHERE probe_id = ? AND step = ? AND attempt = ?",
+                    " retry_at = ?, reason = ? WHERE probe_id = ? AND step = ? AND attempt = ?",
                     [(s.state, _ts(s.sent_at), s.platform_id, s.error, _ts(s.retry_at),
-                      s.probe_id, s.step, s.attempt) for s in batch.outcomes])
+                      s.reason, s.probe_id, s.step, s.attempt) for s in batch.outcomes])
             for channel, replies, cursor, polled_at in batch.polls:
                 db.executemany(
                     "INSERT INTO replies (channel, platform_id, probe_id, step, matched_by,"
@@ -249,10 +249,10 @@ class Store:
         """Every send attempt, in the order they were intended."""
         rows = self.db.execute(
             "SELECT probe_id, step, attempt, state, intended_at, sent_at, platform_id,"
-            " in_reply_to, text, error, retry_at FROM sends"
+            " in_reply_to, text, error, retry_at, reason FROM sends"
             " ORDER BY intended_at, probe_id, step, attempt")
         return [SendRecord(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), _dt(r[5]),
-                           r[6], r[7], r[8], r[9], _dt(r[10])) for r in rows]
+                           r[6], r[7], r[8], r[9], _dt(r[10]), r[11]) for r in rows]
 
     # -- replies and cursors -----------------------------------------------------------------
 
