@@ -107,7 +107,7 @@ def test_no_secret_reaches_any_file_a_live_run_writes(fake: Any, tmp_path: Path)
     """A whole race with distinctive fake credentials, its export and report: not one file
     in the run folder holds a secret (the store, journals, sessions, CSV, JSON, HTML)."""
     from harness.cli import main
-    from harness.cli.results import write_report
+    from harness.session.reports import write_report
     from tests.fakes.race import run_race
 
     folder = tmp_path / "run"

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.analysis.leaderboard import group, leaderboard
 from harness.analysis.outcomes import from_store
@@ -15,11 +15,8 @@ from harness.cli.output import printable, table
 from harness.cli.paths import writable_file, writable_folder
 from harness.durations import format_duration
 from harness.errors import UsageError
+from harness.session.reports import write_report
 from harness.store.folder import RunFolder
-
-if TYPE_CHECKING:
-    from harness.report.build import ReportFiles
-
 
 
 def print_race(folder: Path) -> None:
@@ -70,19 +67,6 @@ def say_warnings(warnings: list[str]) -> None:
     """What the pictures could not show, once each, on stderr."""
     for warning in warnings:
         print(f"shopper: warning: {warning}", file=sys.stderr)
-
-
-def write_report(folder: Path, out: Path) -> ReportFiles:
-    """Build the report of the run in ``folder`` into ``out``."""
-    from harness.report.build import build_report
-
-    store = RunFolder(folder).open_store()
-    try:
-        return build_report(store, out)
-    except OSError as exc:  # the disk filled, or the folder went away while writing
-        raise UsageError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
-    finally:
-        store.close()
 
 
 def chart(args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 def race(args: argparse.Namespace) -> int:
     """`shopper race SCENARIO`: simulate, then show the results."""
     result = _simulate(args)
-    from harness.cli.results import print_race, say_warnings, write_report
+    from harness.cli.results import print_race, say_warnings
+    from harness.session.reports import write_report
 
     print_race(result.folder)
     files = write_report(result.folder, result.folder / "report")

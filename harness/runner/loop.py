@@ -14,8 +14,9 @@ so a rerun resumes exactly; when things are due is :mod:`harness.runner.schedule
 Writes are gathered in a batch and committed together: always before a send (the intents) and
 before the loop waits in real time. The loop writes the store itself, rather than leaving it
 to a listener of its events, because the order is the safety: an intent must be on disk before
-the platform is called, and a listener could not make the call wait for it. On a virtual clock, waiting takes no time, so outcomes,
-replies and closes ride along with the next pass's intents: one commit per pass that sends.
+the platform is called, and a listener could not make the call wait for it. On a virtual
+clock, waiting takes no time, so outcomes, replies and closes ride along with the next pass's
+intents: one commit per pass that sends.
 """
 
 from __future__ import annotations
