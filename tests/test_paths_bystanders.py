@@ -133,8 +133,8 @@ def test_a_bystander_never_counts_as_the_brands_response(race: dict[str, Any]) -
     assert race["counts"]["answered"] == len(brand_answers)
     assert race["result"].answered == len(brand_answers)
     summary = summarize(race["outcomes"], race["scenario"])
-    assert summary["headline"]["answered"]["k"] == len(brand_answers)
-    board = {entry["brand"]: (entry["k"], entry["n"]) for entry in summary["leaderboard"]}
+    assert summary.headline.answered.k == len(brand_answers)
+    board = {entry.brand: (entry.answered.k, entry.answered.n) for entry in summary.leaderboard}
     assert board["initech"] == (0, 2)
 
 

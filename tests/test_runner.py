@@ -386,7 +386,8 @@ def _run_watched(scenario: Scenario, folder: Path, adapter: type[SimulatedChanne
 def _summary_of(folder: Path, scenario: Scenario) -> tuple[dict[str, Any], dict[str, int]]:
     store = Store.open(folder / "run.sqlite")
     try:
-        return json.loads(json.dumps(summarize(from_store(store), scenario))), store.counts()
+        return (json.loads(json.dumps(summarize(from_store(store), scenario).to_json())),
+                store.counts())
     finally:
         store.close()
 

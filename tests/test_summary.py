@@ -27,7 +27,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         result = summarize(from_store(store), scenario)
     finally:
         store.close()
-    data: dict[str, Any] = json.loads(json.dumps(result))  # it is plain data
+    data: dict[str, Any] = json.loads(json.dumps(result.to_json()))  # it is plain data
     return data
 
 

@@ -429,7 +429,7 @@ def test_report_business_hours_use_each_brands_zone(hours_race: tuple[Scenario, 
         outcomes = from_store(store)
     finally:
         store.close()
-    figures = summarize(outcomes, race)["business_hours"]
+    figures = summarize(outcomes, race).business_hours
     counts = {"inside": [0, 0], "outside": [0, 0]}
     for outcome in outcomes:
         assert outcome.sent_at is not None
@@ -446,7 +446,7 @@ def test_report_business_hours_use_each_brands_zone(hours_race: tuple[Scenario, 
         tally[0] += outcome.responded
         tally[1] += 1
     for side, (k, n) in counts.items():
-        assert (figures[side]["k"], figures[side]["n"]) == (k, n), side
+        assert (figures[side].answered.k, figures[side].answered.n) == (k, n), side
     assert counts["inside"][1] > 50 and counts["outside"][1] > 50
 
 

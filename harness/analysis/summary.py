@@ -1,17 +1,34 @@
 """Every number a race report shows, with its numerator, denominator and interval.
 
-``summarize`` is a pure function of a run's outcomes and its scenario; the result is plain
-data (JSON-ready). Rates are always ``{"k", "n", "rate", "ci95"}``; a share of replies, where
+``summarize`` is a pure function of a run's outcomes, its scenario and its channels' health;
+the result is a :class:`~harness.analysis.figures.Summary` (typed records, JSON-ready through
+``to_json``). Rates are always a ``RateFigure`` (k, n, rate, ci95); a share of replies, where
 shown, is labelled ``share_of_replies`` and never passed off as a rate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
-from harness.analysis.comparisons import Comparison, fisher, mantel_haenszel
+from harness.analysis.comparisons import fisher, mantel_haenszel
 from harness.analysis.engagement import LEVELS, distribution, thresholds_of, tier
+from harness.analysis.figures import (
+    ChannelHealthEntry,
+    ContenderEntry,
+    Engagement,
+    GroupEntry,
+    Headline,
+    HoursSide,
+    LeaderboardEntry,
+    MatchupEntry,
+    MentionEffect,
+    RateComparison,
+    RateFigure,
+    ReplyCurveRecord,
+    ScenarioInfo,
+    Summary,
+    TimeToReply,
+)
 from harness.analysis.hours_view import business_hours_view
 from harness.analysis.leaderboard import GroupResult, group, leaderboard
 from harness.analysis.matchups import matchup
@@ -20,6 +37,7 @@ from harness.analysis.rates import Rate
 from harness.analysis.survival import ReplyCurve, reply_curve
 from harness.hours import Hours
 from harness.scenario.model import Scenario, resolved_matchups
+from harness.store.records import ChannelHealth
 
 HOUR, DAY = 3600.0, 86400.0
 GROUPINGS: dict[str, Callable[[Outcome], str]] = {
@@ -32,15 +50,10 @@ GROUPINGS: dict[str, Callable[[Outcome], str]] = {
 }
 
 
-def rate_record(rate: Rate) -> dict[str, Any]:
-    """A rate as data: never without its k and n."""
-    low_high = rate.interval
-    return {"k": rate.k, "n": rate.n, "rate": rate.value,
-            "ci95": list(low_high) if low_high else None}
-
-
-def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]:
-    """The race in numbers (see the module docstring)."""
+def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
+              health: Iterable[ChannelHealth] = ()) -> Summary:
+    """The race in numbers (see the module docstring), with the channels' ``health`` (a
+    store's :meth:`~harness.store.sqlite.Store.channel_health`)."""
     window = scenario.schedule.observation_window.total_seconds()
     sent = [o for o in outcomes if o.sent_at is not None]
     answered = sum(o.responded for o in sent)
@@ -50,74 +63,64 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario) -> dict[str, Any]
     by_brand: dict[str, list[Outcome]] = {}
     for outcome in sent:
         by_brand.setdefault(outcome.probe.brand, []).append(outcome)
-    return {
-        "scenario": {"name": scenario.name, "title": scenario.title, "seed": scenario.seed,
-                     "window_s": window},
-        "headline": {
-            "planned": len(outcomes), "sent": len(sent),
-            "answered": rate_record(Rate(answered, len(sent))),
-            "brands": len({o.probe.brand for o in sent}),
-            "personas": len({o.probe.persona for o in sent}),
-            "weeks": len({o.probe.week for o in sent}),
-            "answered_within": {"1h": curve.answered_within(HOUR),
-                                "24h": curve.answered_within(DAY),
-                                "window": curve.answered_within(window)},
-            "answered_within_k": {"1h": _within(sent, HOUR), "24h": _within(sent, DAY),
-                                  "window": _within(sent, window)},
-            "restricted_mean_s": curve.restricted_mean(),
-        },
-        "leaderboard": [_brand_record(entry, names, by_brand[entry.key], window,
-                                      scenario.report.fast_tier.total_seconds())
-                        for entry in board],
-        "groups": {name: _group_records(sent, key, answered)
-                   for name, key in GROUPINGS.items()},
-        "mention_effect": _mention_effect(sent),
-        "time_to_reply": {
-            "overall": _curve_record(curve),
-            "by_mention": {mode: _curve_record(reply_curve(
+    return Summary(
+        scenario=ScenarioInfo(scenario.name, scenario.title, scenario.seed, window),
+        headline=Headline(
+            planned=len(outcomes), sent=len(sent),
+            answered=RateFigure.of(Rate(answered, len(sent))),
+            brands=len({o.probe.brand for o in sent}),
+            personas=len({o.probe.persona for o in sent}),
+            weeks=len({o.probe.week for o in sent}),
+            answered_within={"1h": curve.answered_within(HOUR),
+                             "24h": curve.answered_within(DAY),
+                             "window": curve.answered_within(window)},
+            answered_within_k={"1h": _within(sent, HOUR), "24h": _within(sent, DAY),
+                               "window": _within(sent, window)},
+            restricted_mean_s=curve.restricted_mean(),
+        ),
+        leaderboard=tuple(_brand_entry(entry, names, by_brand[entry.key], window,
+                                       scenario.report.fast_tier.total_seconds())
+                          for entry in board),
+        groups={name: _group_entries(sent, key, answered) for name, key in GROUPINGS.items()},
+        mention_effect=_mention_effect(sent),
+        time_to_reply=TimeToReply(
+            overall=_curve_record(curve),
+            by_mention={mode: _curve_record(reply_curve(
                 [o for o in sent if o.probe.mention == mode], window))
                 for mode in sorted({o.probe.mention for o in sent})},
-        },
-        "engagement": {"levels": LEVELS,
-                       "distribution": distribution(sent, thresholds_of(scenario.report))},
-        "matchups": [_matchup_record(brands, sent, window, names)
-                     for brands in resolved_matchups(scenario)],
-        "business_hours": {
-            side: {**rate_record(view.rate), "answered_within_1h": view.answered_within_1h,
-                   "answered_within_1h_k": view.answered_within_1h_k,
-                   "restricted_mean_s": view.restricted_mean_s}
+        ),
+        engagement=Engagement(LEVELS, distribution(sent, thresholds_of(scenario.report))),
+        matchups=tuple(_matchup_entry(brands, sent, window, names)
+                       for brands in resolved_matchups(scenario)),
+        business_hours={
+            side: HoursSide(RateFigure.of(view.rate), view.answered_within_1h,
+                            view.answered_within_1h_k, view.restricted_mean_s)
             for side, view in business_hours_view(sent, _hours(scenario), window).items()},
-    }
+        channel_health=tuple(ChannelHealthEntry.of(h) for h in health),
+    )
 
 
-def _brand_record(entry: GroupResult, names: dict[str, str], mine: Sequence[Outcome],
-                  window: float, fast_s: float) -> dict[str, Any]:
+def _brand_entry(entry: GroupResult, names: dict[str, str], mine: Sequence[Outcome],
+                 window: float, fast_s: float) -> LeaderboardEntry:
     curve = reply_curve(mine, window)
-    return {"brand": entry.key, "name": names.get(entry.key, entry.key),
-            **rate_record(entry.rate),
-            "median_among_replies_s": entry.median_latency_s, "replies_n": entry.rate.k,
-            "answered_within_1h": curve.answered_within(HOUR),
-            "restricted_mean_s": curve.restricted_mean(), "tier": tier(entry, fast_s)}
+    return LeaderboardEntry(
+        brand=entry.key, name=names.get(entry.key, entry.key),
+        answered=RateFigure.of(entry.rate), median_among_replies_s=entry.median_latency_s,
+        replies_n=entry.rate.k, answered_within_1h=curve.answered_within(HOUR),
+        restricted_mean_s=curve.restricted_mean(), tier=tier(entry, fast_s))
 
 
-def _group_records(sent: Sequence[Outcome], key: Callable[[Outcome], str],
-                   answered: int) -> list[dict[str, Any]]:
-    return [{"group": entry.key, **rate_record(entry.rate),
-             "median_among_replies_s": entry.median_latency_s,
-             "share_of_replies": entry.rate.k / answered if answered else None,
-             "replies_total": answered}
-            for entry in sorted(group(sent, key), key=lambda g: g.key)]
+def _group_entries(sent: Sequence[Outcome], key: Callable[[Outcome], str],
+                   answered: int) -> tuple[GroupEntry, ...]:
+    return tuple(GroupEntry(group=entry.key, answered=RateFigure.of(entry.rate),
+                            median_among_replies_s=entry.median_latency_s,
+                            share_of_replies=entry.rate.k / answered if answered else None,
+                            replies_total=answered)
+                 for entry in sorted(group(sent, key), key=lambda g: g.key))
 
 
-def _comparison_record(comparison: Comparison) -> dict[str, Any]:
-    return {"first": rate_record(comparison.first), "second": rate_record(comparison.second),
-            "odds_ratio": comparison.odds_ratio,
-            "odds_ratio_undefined": comparison.odds_ratio_undefined,
-            "p_value": comparison.p_value, "test": comparison.test}
-
-
-def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:
-    effect: dict[str, Any] = {}
+def _mention_effect(sent: Sequence[Outcome]) -> dict[str, MentionEffect]:
+    effect: dict[str, MentionEffect] = {}
     for other in ("name", "hashtag"):
         pair = [[o for o in sent if o.probe.mention == mode] for mode in ("at", other)]
         if not all(pair):
@@ -126,10 +129,9 @@ def _mention_effect(sent: Sequence[Outcome]) -> dict[str, Any]:
         by_brand = [_rates_by_brand(group_) for group_ in pair]
         strata = [(by_brand[0].get(brand, Rate(0, 0)), by_brand[1].get(brand, Rate(0, 0)))
                   for brand in sorted({o.probe.brand for o in sent})]
-        effect[f"at_vs_{other}"] = {
-            "fisher": _comparison_record(fisher(*rates)),
-            "by_brand": _comparison_record(mantel_haenszel(strata)),
-        }
+        effect[f"at_vs_{other}"] = MentionEffect(
+            fisher=RateComparison.of(fisher(*rates)),
+            by_brand=RateComparison.of(mantel_haenszel(strata)))
     return effect
 
 
@@ -148,24 +150,25 @@ def _rates_by_brand(outcomes: Sequence[Outcome]) -> dict[str, Rate]:
     return {brand: Rate(k, n) for brand, (k, n) in counts.items()}
 
 
-def _curve_record(curve: ReplyCurve) -> dict[str, Any]:
-    return {"n": curve.n, "replies": curve.replies, "times_s": list(curve.times),
-            "answered": list(curve.answered), "horizon_s": curve.horizon,
-            "answered_within": {"1h": curve.answered_within(HOUR),
-                                "2h": curve.answered_within(2 * HOUR),
-                                "24h": curve.answered_within(DAY)},
-            "restricted_mean_s": curve.restricted_mean()}
+def _curve_record(curve: ReplyCurve) -> ReplyCurveRecord:
+    return ReplyCurveRecord(
+        n=curve.n, replies=curve.replies, times_s=curve.times, answered=curve.answered,
+        horizon_s=curve.horizon,
+        answered_within={"1h": curve.answered_within(HOUR),
+                         "2h": curve.answered_within(2 * HOUR),
+                         "24h": curve.answered_within(DAY)},
+        restricted_mean_s=curve.restricted_mean())
 
 
-def _matchup_record(brands: list[str], sent: Sequence[Outcome], window: float,
-                    names: dict[str, str]) -> dict[str, Any]:
+def _matchup_entry(brands: list[str], sent: Sequence[Outcome], window: float,
+                   names: dict[str, str]) -> MatchupEntry:
     result = matchup(brands, sent, window)
-    return {"brands": brands, "names": [names.get(b, b) for b in brands],
-            "contenders": [{"brand": c.brand, **rate_record(c.rate),
-                            "restricted_mean_s": c.restricted_mean_s}
-                           for c in result.contenders],
-            "rate_verdict": result.rate_verdict, "time_verdict": result.time_verdict,
-            "time_p_value": result.time_p_value}
+    return MatchupEntry(
+        brands=tuple(brands), names=tuple(names.get(b, b) for b in brands),
+        contenders=tuple(ContenderEntry(c.brand, RateFigure.of(c.rate), c.restricted_mean_s)
+                         for c in result.contenders),
+        rate_verdict=result.rate_verdict, time_verdict=result.time_verdict,
+        time_p_value=result.time_p_value)
 
 
 def _hours(scenario: Scenario) -> dict[str, Hours]:

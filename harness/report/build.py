@@ -11,13 +11,13 @@ import base64
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from harness.analysis.engagement import Thresholds, thresholds_of
+from harness.analysis.figures import RateFigure, Summary
 from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
@@ -50,12 +50,7 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     scenario = Scenario.model_validate_json(meta["scenario_json"])
     replies = store.replies()
     outcomes = from_store(store, replies)
-    summary = summarize(outcomes, scenario)
-    summary["channel_health"] = [
-        {"channel": h.channel, "degraded": h.degraded, "failures_in_a_row": h.failures,
-         "since": h.since.isoformat() if h.since else None, "last_error": h.last_error,
-         "total_failures": h.total_failures}
-        for h in store.channel_health().values()]
+    summary = summarize(outcomes, scenario, store.channel_health().values())
     out.mkdir(parents=True, exist_ok=True)
     window = scenario.schedule.observation_window.total_seconds()
     names = {b.id: b.name for b in scenario.brands}
@@ -69,7 +64,7 @@ def build_report(store: Store, out: Path) -> ReportFiles:
         poster = out / "infographic.png"
         draw_poster(summary, poster)
     summary_path = out / "summary.json"
-    summary_path.write_text(json_text(summary), encoding="utf-8")
+    summary_path.write_text(json_text(summary.to_json()), encoding="utf-8")
     probes = out / "probes.csv"
     zone = ZoneInfo(scenario.timezone)
     with probes.open("w", encoding="utf-8", newline="") as handle:
@@ -105,27 +100,26 @@ def _figure(svg: Path, chart: charting.Chart) -> Markup:
                   "<figcaption>{}</figcaption></figure>").format(data, chart.alt, chart.title)
 
 
-def _page(scenario: Scenario, summary: dict[str, Any], charts: dict[str, Markup],
+def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
           outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str]) -> str:
     environment = Environment(loader=PackageLoader("harness.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]),
                               keep_trailing_newline=True)
     environment.filters["bdi"] = _isolated
     template = environment.get_template("report.html.j2")
-    head = summary["headline"]
     window = scenario.schedule.observation_window
     return template.render(
         title=scenario.title or scenario.name, description=scenario.description,
-        head=head, leaderboard=summary["leaderboard"], matchups=summary["matchups"],
-        groups=summary["groups"], mention_effect=summary["mention_effect"],
-        engagement=summary["engagement"], business_hours=summary["business_hours"],
+        head=summary.headline, leaderboard=summary.leaderboard, matchups=summary.matchups,
+        groups=summary.groups, mention_effect=summary.mention_effect,
+        engagement=summary.engagement, business_hours=summary.business_hours,
         charts=charts, names=names, mention_words=charting.MENTION_WORDS,
         categories={c.id: c.label for c in scenario.categories},
         design_type=scenario.design.type, window=_window_words(window),
         examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
                                                                               summary),
         rate=_rate, pct=_pct, frac=_frac, duration=_duration,
-        verdict=lambda v: names.get(v, v), health=summary["channel_health"],
+        verdict=lambda v: names.get(v, v), health=summary.channel_health,
     )
 
 
@@ -143,11 +137,11 @@ def _window_words(window: timedelta) -> str:
     return format_duration(window)
 
 
-def _rate(record: dict[str, Any]) -> str:
-    if not record["n"]:
-        return f"{record['k']}/{record['n']}"
-    low, high = record["ci95"]
-    return f"{record['k']}/{record['n']} = {record['rate']:.0%} ({low:.0%}-{high:.0%})"
+def _rate(figure: RateFigure) -> str:
+    if not figure.n or figure.rate is None or figure.ci95 is None:
+        return f"{figure.k}/{figure.n}"
+    low, high = figure.ci95
+    return f"{figure.k}/{figure.n} = {figure.rate:.0%} ({low:.0%}-{high:.0%})"
 
 
 def _frac(k: int, n: int) -> str:
@@ -183,8 +177,8 @@ def _examples(outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[s
     return list(chosen.values())
 
 
-def _methodology(scenario: Scenario, summary: dict[str, Any]) -> str:
-    head = summary["headline"]
+def _methodology(scenario: Scenario, summary: Summary) -> str:
+    head = summary.headline
     industries = len({b.industry for b in scenario.brands})
     modes = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
     named = ", ".join(modes[m] for m in dict.fromkeys(scenario.design.mentions))
@@ -192,8 +186,8 @@ def _methodology(scenario: Scenario, summary: dict[str, Any]) -> str:
               if scenario.design.type == "replay" else
               "brands were split so that half started with each way of naming them")
     window: timedelta = scenario.schedule.observation_window
-    return (f"{head['personas']} shoppers sent {head['sent']} messages to {head['brands']} "
-            f"brands in {industries} industries over {head['weeks']} weeks "
+    return (f"{head.personas} shoppers sent {head.sent} messages to {head.brands} "
+            f"brands in {industries} industries over {head.weeks} weeks "
             f"({len(scenario.categories)} kinds of question; brands named by {named}; "
             f"{design}). Replies were counted for {_window_words(window)} after each "
             f"message. Seed {scenario.seed}.")

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, cast
 
+from harness.analysis.figures import RateFigure, Summary
 from harness.report.charts import LITERAL_TEXT, literal
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults
 
@@ -20,10 +21,10 @@ TITLE_LINES = 3  # a longer title is cut: the poster stays a poster
 NAME_LENGTH = 40  # brand names on the poster (see charts.literal)
 
 
-def _rate_text(record: dict[str, Any]) -> str:
-    if not record["n"]:
-        return f"{record['k']}/{record['n']}"
-    return f"{record['k']}/{record['n']} ({record['rate']:.0%})"
+def _rate_text(figure: RateFigure) -> str:
+    if not figure.n or figure.rate is None:
+        return f"{figure.k}/{figure.n}"
+    return f"{figure.k}/{figure.n} ({figure.rate:.0%})"
 
 
 def _step(size: float, gap: float = 0.0) -> float:
@@ -51,7 +52,7 @@ def _fit_labels(figure: Any, axes: Any) -> None:
     axes.set_position((left, bottom, right - left, height))
 
 
-def draw_poster(summary: dict[str, Any], path: Path) -> None:
+def draw_poster(summary: Summary, path: Path) -> None:
     """Draw the poster for a run's summary into ``path`` (PNG)."""
     import matplotlib
 
@@ -59,12 +60,12 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     plt.rcParams.update(cast(Any, {**matplotlib_defaults(), **LITERAL_TEXT}))
-    board = summary["leaderboard"][:POSTER_ROWS]
-    ranked = len(summary["leaderboard"])
-    matchups = summary["matchups"][:POSTER_ROWS]
-    head = summary["headline"]
-    effect = summary["mention_effect"].get("at_vs_name")
-    heading = summary["scenario"]["title"] or summary["scenario"]["name"]
+    board = summary.leaderboard[:POSTER_ROWS]
+    ranked = len(summary.leaderboard)
+    matchups = summary.matchups[:POSTER_ROWS]
+    head = summary.headline
+    effect = summary.mention_effect.get("at_vs_name")
+    heading = summary.scenario.title or summary.scenario.name
     title = textwrap.wrap(literal(heading, 50 * TITLE_LINES), 50)[:TITLE_LINES]
     bar_height = 0.42 * len(board)
     height = (0.45 + len(title) * _step(24) + 0.1 + _step(20) + _step(13, 0.25)
@@ -82,25 +83,27 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
 
     for number, text in enumerate(title):
         line(text, 24, "bold", gap=0.1 if number == len(title) - 1 else 0.0)
-    line(f"{_rate_text(head['answered'])} messages answered by the brand", 20, "bold",
+    line(f"{_rate_text(head.answered)} messages answered by the brand", 20, "bold",
          OKABE_ITO["blue"])
-    quick = head["answered_within_k"]["1h"]
-    line(f"{head['brands']} brands, {head['personas']} shoppers, {head['weeks']} weeks; "
-         f"{quick}/{head['sent']} messages answered within an hour", 13, gap=0.25)
+    quick = head.answered_within_k["1h"]
+    line(f"{head.brands} brands, {head.personas} shoppers, {head.weeks} weeks; "
+         f"{quick}/{head.sent} messages answered within an hour", 13, gap=0.25)
 
     shown = f" (top {len(board)} of {ranked})" if len(board) < ranked else ""
     line(f"Leaderboard: share of messages answered (95% interval){shown}", 15, "bold",
          gap=0.05)
     axes = figure.add_axes((0.3, y - bar_height / height, 0.55, bar_height / height))
-    names = [literal(row["name"], NAME_LENGTH) for row in reversed(board)]
-    rates = [100 * (row["rate"] or 0.0) for row in reversed(board)]
-    lows = [100 * ((row["rate"] or 0.0) - row["ci95"][0]) for row in reversed(board)]
-    highs = [100 * (row["ci95"][1] - (row["rate"] or 0.0)) for row in reversed(board)]
+    names = [literal(row.name, NAME_LENGTH) for row in reversed(board)]
+    shares = [row.answered.rate or 0.0 for row in reversed(board)]
+    bounds = [row.answered.ci95 or (0.0, 0.0) for row in reversed(board)]  # n > 0: never None
+    rates = [100 * share for share in shares]
+    lows = [100 * (share - low) for share, (low, _) in zip(shares, bounds, strict=True)]
+    highs = [100 * (high - share) for share, (_, high) in zip(shares, bounds, strict=True)]
     axes.barh(range(len(names)), rates, xerr=[lows, highs], color=OKABE_ITO["blue"],
               error_kw={"ecolor": INK, "capsize": 2, "linewidth": 0.8})
     axes.set_yticks(range(len(names)), names)
     for index, row in enumerate(reversed(board)):
-        axes.text(101, index, f"{row['k']}/{row['n']}", va="center", fontsize=10)
+        axes.text(101, index, f"{row.answered.k}/{row.answered.n}", va="center", fontsize=10)
     axes.set_xlim(0, 112)
     axes.tick_params(labelsize=11)
     axes.grid(axis="x", color=FAINT)
@@ -109,13 +112,14 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
 
     line("Head to head", 15, "bold")
     for match in matchups:
-        pairs = sorted(zip(match["names"], match["contenders"], strict=True),
-                       key=lambda pair: -(pair[1]["rate"] or 0.0))
-        parts = [f"{literal(name, NAME_LENGTH)} {_rate_text(c)}" for name, c in pairs[:3]]
+        pairs = sorted(zip(match.names, match.contenders, strict=True),
+                       key=lambda pair: -(pair[1].answered.rate or 0.0))
+        parts = [f"{literal(name, NAME_LENGTH)} {_rate_text(c.answered)}"
+                 for name, c in pairs[:3]]
         if len(pairs) > 3:
             parts.append(f"{len(pairs) - 3} more")
-        winner = match["rate_verdict"]
-        winner = next((n for b, n in zip(match["brands"], match["names"], strict=True)
+        winner = match.rate_verdict
+        winner = next((n for b, n in zip(match.brands, match.names, strict=True)
                        if b == winner), winner)
         verdict = (winner if winner == "too close to call"
                    else f"winner {literal(winner, NAME_LENGTH)}")
@@ -123,12 +127,12 @@ def draw_poster(summary: dict[str, Any], path: Path) -> None:
 
     if effect:
         y -= 0.15 / height
-        clear = effect["fisher"]["p_value"] < 0.05
+        clear = effect.fisher.p_value < 0.05
         line("Naming the brand by its @handle " + ("mattered" if clear else
                                                     "made no clear difference"), 15, "bold")
-        line(f"With @: {_rate_text(effect['fisher']['first'])}.  By name only: "
-             f"{_rate_text(effect['fisher']['second'])}.  Fisher's exact test "
-             f"p = {effect['fisher']['p_value']:.2g}.", 12)
+        line(f"With @: {_rate_text(effect.fisher.first)}.  By name only: "
+             f"{_rate_text(effect.fisher.second)}.  Fisher's exact test "
+             f"p = {effect.fisher.p_value:.2g}.", 12)
     y -= 0.1 / height
     line("Rates count replies from the brand's own accounts within the observation window; "
          "intervals are 95% Wilson intervals.", 9, colour=OKABE_ITO["grey"])

@@ -1,0 +1,287 @@
+"""The race summary as typed records: every number a report shows, and what it is.
+
+``summarize`` (in :mod:`harness.analysis.summary`) builds a :class:`Summary`; the report reads
+its attributes, and :meth:`Summary.to_json` gives the document written to ``summary.json``, a
+public interface. Each record's JSON is its fields in order, under their own names, except
+that a field marked :data:`FLAT` (a record's own rate) is spread into the record itself: a
+leaderboard entry is ``{"brand", "name", "k", "n", "rate", "ci95", ...}``. Tuples become
+lists, mappings objects (keys kept as they are), times ISO 8601 text.
+
+Times are in seconds. A share (``answered_within``) is the Kaplan-Meier estimate of the part
+of probes answered by then, unanswered probes censored at the observation window; a
+restricted mean is the mean time to reply with unanswered probes counted at the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
+
+from harness.analysis.comparisons import Comparison
+from harness.analysis.rates import Rate
+from harness.store.records import ChannelHealth
+
+FLAT: Mapping[str, bool] = {"flat": True}
+"""Field metadata: the field's record is spread into its parent's JSON."""
+
+JsonRecord = dict[str, object]
+"""A record as JSON-ready data (what :func:`json.dumps` takes)."""
+
+
+class _Record:
+    """A record that knows its JSON form (see the module docstring)."""
+
+    __slots__ = ()
+
+    def to_json(self) -> JsonRecord:
+        """This record as JSON-ready data: fields in order, flat fields spread in."""
+        record: JsonRecord = {}
+        for item in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
+            value = _json(getattr(self, item.name))
+            if item.metadata.get("flat") and isinstance(value, dict):
+                record.update(value)
+            else:
+                record[item.name] = value
+        return record
+
+
+def _json(value: object) -> object:
+    if isinstance(value, _Record):
+        return value.to_json()
+    if isinstance(value, tuple | list):
+        return [_json(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _json(item) for key, item in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    assert not is_dataclass(value), f"{type(value).__name__} is not a summary record"
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RateFigure(_Record):
+    """k of n answered: never shown without its numerator and denominator."""
+
+    k: int
+    n: int
+    rate: float | None
+    """k / n; None when n is 0."""
+    ci95: tuple[float, float] | None
+    """The 95% Wilson score interval of the rate; None when n is 0."""
+
+    @classmethod
+    def of(cls, rate: Rate) -> RateFigure:
+        """The figure of a :class:`Rate`."""
+        return cls(rate.k, rate.n, rate.value, rate.interval)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioInfo(_Record):
+    """Which scenario was run."""
+
+    name: str
+    title: str
+    seed: int
+    window_s: float
+    """The observation window: how long after a message a reply still counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Headline(_Record):
+    """The race at a glance."""
+
+    planned: int
+    """Probes in the plan."""
+    sent: int
+    """Probes actually sent: the denominator of every rate."""
+    answered: RateFigure
+    """Sent probes answered by the brand within the window."""
+    brands: int
+    personas: int
+    weeks: int
+    """Distinct brands, personas and weeks among sent probes."""
+    answered_within: Mapping[str, float]
+    """Estimated share answered within "1h", "24h" and the "window"."""
+    answered_within_k: Mapping[str, int]
+    """How many sent probes were answered within "1h", "24h" and the "window"."""
+    restricted_mean_s: float
+    """Restricted mean time to reply over all sent probes."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardEntry(_Record):
+    """One brand's place on the leaderboard."""
+
+    brand: str
+    """The brand's id."""
+    name: str
+    """The brand's display name."""
+    answered: RateFigure = field(metadata=FLAT)
+    median_among_replies_s: float | None
+    """Median time to reply among replies only (n = ``replies_n``); None without replies."""
+    replies_n: int
+    answered_within_1h: float
+    """Estimated share of the brand's probes answered within an hour."""
+    restricted_mean_s: float
+    tier: str
+    """'fast responders', 'slow responders' or 'no response'."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEntry(_Record):
+    """One group of probes (an industry, a category, a mention mode, a week...)."""
+
+    group: str
+    answered: RateFigure = field(metadata=FLAT)
+    median_among_replies_s: float | None
+    """Median time to reply among the group's replies; None without replies."""
+    share_of_replies: float | None
+    """The group's part of all replies (k / ``replies_total``), not a response rate; None
+    when nothing was answered."""
+    replies_total: int
+    """All replies of the race, across groups."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateComparison(_Record):
+    """Two rates and a test of their difference."""
+
+    first: RateFigure
+    second: RateFigure
+    odds_ratio: float | None
+    """The (common) odds ratio; None when infinite or 0/0 (``odds_ratio_undefined`` says)."""
+    odds_ratio_undefined: str | None
+    p_value: float
+    test: str
+    """The test's name: "Fisher's exact test" or "Mantel-Haenszel"."""
+
+    @classmethod
+    def of(cls, comparison: Comparison) -> RateComparison:
+        """The figures of a :class:`Comparison`."""
+        return cls(RateFigure.of(comparison.first), RateFigure.of(comparison.second),
+                   comparison.odds_ratio, comparison.odds_ratio_undefined,
+                   comparison.p_value, comparison.test)
+
+
+@dataclass(frozen=True, slots=True)
+class MentionEffect(_Record):
+    """@handle against another way of naming the brand (its name, a #hashtag)."""
+
+    fisher: RateComparison
+    """Over all probes (Fisher's exact test)."""
+    by_brand: RateComparison
+    """Within brands (Mantel-Haenszel, stratified by brand)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyCurveRecord(_Record):
+    """A Kaplan-Meier reply curve, censored at the window."""
+
+    n: int
+    """Probes under the curve."""
+    replies: int
+    times_s: tuple[float, ...]
+    answered: tuple[float, ...]
+    """Estimated share answered by ``times_s[i]``, non-decreasing."""
+    horizon_s: float
+    answered_within: Mapping[str, float]
+    """Estimated share answered within "1h", "2h" and "24h"."""
+    restricted_mean_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimeToReply(_Record):
+    """Reply curves: of all sent probes and of each mention mode."""
+
+    overall: ReplyCurveRecord
+    by_mention: Mapping[str, ReplyCurveRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement(_Record):
+    """The levels of social CRM and how many sent probes reached each."""
+
+    levels: Mapping[int, str]
+    """Each level (0-6) and what it means."""
+    distribution: Mapping[int, int]
+    """Sent probes per level 0-5, zeros included (6 is only coded by a person)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContenderEntry(_Record):
+    """One brand's evidence in a matchup."""
+
+    brand: str
+    answered: RateFigure = field(metadata=FLAT)
+    restricted_mean_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatchupEntry(_Record):
+    """A head-to-head matchup and its verdicts."""
+
+    brands: tuple[str, ...]
+    names: tuple[str, ...]
+    """The brands' display names, in the order of ``brands``."""
+    contenders: tuple[ContenderEntry, ...]
+    rate_verdict: str
+    """The brand id with clearly more replies, or "too close to call"."""
+    time_verdict: str
+    """The brand id clearly faster (log-rank test), or "too close to call"."""
+    time_p_value: float | None
+    """The log-rank test's p-value; None when there is nothing to test."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoursSide(_Record):
+    """Probes sent inside (or outside) their brand's business hours."""
+
+    answered: RateFigure = field(metadata=FLAT)
+    answered_within_1h: float
+    """Estimated share answered within an hour."""
+    answered_within_1h_k: int
+    """How many were answered within an hour."""
+    restricted_mean_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealthEntry(_Record):
+    """How a channel fared during the run (only channels that ever failed are listed)."""
+
+    channel: str
+    degraded: bool
+    """Failing again and again now: replies on it may not have been read yet."""
+    failures_in_a_row: int
+    since: datetime | None
+    """When the current run of failures began."""
+    last_error: str | None
+    total_failures: int
+    """Failures over the whole run, recovered ones included."""
+
+    @classmethod
+    def of(cls, health: ChannelHealth) -> ChannelHealthEntry:
+        """The entry of a store's :class:`ChannelHealth`."""
+        return cls(health.channel, health.degraded, health.failures, health.since,
+                   health.last_error, health.total_failures)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary(_Record):
+    """The race in numbers: what ``summary.json`` holds and the report shows."""
+
+    scenario: ScenarioInfo
+    headline: Headline
+    leaderboard: tuple[LeaderboardEntry, ...]
+    """Brands by response rate, highest first (ties: faster median reply first)."""
+    groups: Mapping[str, tuple[GroupEntry, ...]]
+    """Per grouping ("industry", "category", "mention", "persona", "channel", "week"), its
+    groups sorted by name."""
+    mention_effect: Mapping[str, MentionEffect]
+    """Keyed "at_vs_name" and "at_vs_hashtag", where both modes were used."""
+    time_to_reply: TimeToReply
+    engagement: Engagement
+    matchups: tuple[MatchupEntry, ...]
+    business_hours: Mapping[str, HoursSide]
+    """Keyed "inside" and "outside" (a side with no probes is left out)."""
+    channel_health: tuple[ChannelHealthEntry, ...]
