@@ -420,3 +420,22 @@ def test_a_reply_is_credited_to_the_probe_its_headers_name_not_the_latest_one(
     bare = reply._replace(in_reply_to=None, conversation_id=None)
     assert index.match("live", bare, Roster.from_scenario(scenario)).probe_id == (
         "2025-03-04-initech-1")
+
+
+@pytest.mark.parametrize(("offered", "refused"), [
+    ("XOAUTH2 GSSAPI", True), ("PLAIN", False), ("login cram-md5", False)])
+def test_a_server_offering_no_login_method_smtplib_speaks_is_refused_before_the_password(
+        offered: str, refused: bool) -> None:
+    """Decided from the server's EHLO (its AUTH line), not from smtplib's words afterwards."""
+    from harness.channels import mail, smtp
+
+    session = smtplib.SMTP()  # not connected: only its EHLO answer is looked at
+    session.does_esmtp = True
+    session.esmtp_features = {"auth": offered}
+    server = mail.Server("mail.example.org", 587, ssl=False, starttls=True)
+    if refused:
+        with pytest.raises(AuthenticationFailed, match=r"no authentication method both sides "
+                                                       r"speak \(the server offers GSSAPI XOAUTH2"):
+            smtp.check_auth_methods(session, server)
+    else:
+        smtp.check_auth_methods(session, server)

@@ -22,6 +22,7 @@ from harness.errors import (
     ChannelError,
     NotConfigured,
     RateLimited,
+    ScenarioError,
     TransientError,
 )
 from harness.session.scenarios import load_scenario_text
@@ -75,10 +76,15 @@ def fake(server: FakeServer) -> FakeMastodon:
 
 
 def adapter(fake: FakeMastodon, tmp_path: Path, *, environ: dict[str, str] | None = None,
-            **settings: Any) -> MastodonChannel:
-    """The adapter as a live run builds it for the race's scenario, with ``settings`` added."""
+            unchecked: dict[str, Any] | None = None, **settings: Any) -> MastodonChannel:
+    """The adapter as a live run builds it for the race's scenario, with ``settings`` added
+    (and ``unchecked`` settings added after the scenario's validation)."""
     kit = replace(fake.kit, settings={**fake.kit.settings, **settings})
     scenario = load_scenario_text(scenario_yaml(kit), "live-race.yaml")
+    if unchecked:
+        channel = scenario.channels[0]
+        channel = channel.model_copy(update={"settings": {**channel.settings, **unchecked}})
+        scenario = scenario.model_copy(update={"channels": [channel]})
     context = ChannelContext(clock=fake.world.clock, state_dir=tmp_path, seed=1,
                              personas=scenario.personas, brands=scenario.brands,
                              timezone="UTC",
@@ -399,7 +405,13 @@ def test_bad_settings_are_reported_before_anything_runs(fake: FakeMastodon,
                                                 ({"instance": "mastodon.social"}, "instance"),
                                                 ({"dm_poll_every": "often"}, "dm_poll_every")]
     for settings, words in cases:
-        reason = adapter(fake, tmp_path, **settings).not_configured()
+        # the scenario's validation refuses it, at its line ...
+        kit = replace(fake.kit, settings={**fake.kit.settings, **settings})
+        with pytest.raises(ScenarioError, match=rf"live-race.yaml:\d+:\d+: channels\[0\]"
+                                                rf"\.settings\.{words}"):
+            load_scenario_text(scenario_yaml(kit), "live-race.yaml")
+        # ... and an adapter handed them anyway refuses to run
+        reason = adapter(fake, tmp_path, unchecked=settings).not_configured()
         assert reason is not None and words in reason, settings
     assert fake.server.log == []
 

@@ -181,6 +181,10 @@ def _one_persona_two_probes(url: str) -> str:
     publicly after 2 h and sends a DM a minute after each public answer."""
     scenario = yaml.safe_load(scenario_yaml(fake_x.kit(url), days=1, per_day=2, window="3h"))
     scenario["personas"] = [p for p in scenario["personas"] if p["id"] == "ana"]
+    for channel in scenario["channels"]:  # credentials for Ana alone: the others are gone
+        for key, value in channel["settings"].items():
+            if isinstance(value, dict) and "ben" in value:
+                channel["settings"][key] = {"ana": value["ana"]}
     scenario["brands"] = [b for b in scenario["brands"] if b["id"] == "acme"]
     scenario["categories"] = [c for c in scenario["categories"] if c["id"] == "question"]
     return yaml.safe_dump(scenario, sort_keys=False)

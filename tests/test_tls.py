@@ -19,9 +19,10 @@ import pytest
 
 from harness.channels import mail
 from harness.channels.base import ChannelAdapter
-from harness.errors import NotConfigured, TransientError
+from harness.errors import NotConfigured, ScenarioError, TransientError
+from harness.session.scenarios import load_scenario_text
 from tests.fakes import fake_bluesky, fake_email, fake_mastodon, fake_x
-from tests.fakes.race import Kit, live_adapter, new_world
+from tests.fakes.race import Kit, live_adapter, new_world, scenario_yaml
 from tests.fakes.tls import certificates
 
 HTTP_PLATFORMS = {"x": fake_x, "mastodon": fake_mastodon, "bluesky": fake_bluesky}
@@ -105,9 +106,17 @@ def test_tls_to_a_plain_text_port_is_final(platform: ModuleType, tmp_path: Path)
 ])
 def test_tls_settings_that_cannot_work_are_not_configured(
         platform: ModuleType, tmp_path: Path, settings: dict[str, Any], says: str) -> None:
-    kit = _with(platform.kit(), **settings)
-    adapter, _ = live_adapter(kit, new_world(kit), tmp_path)
+    kit = platform.kit()
+    adapter, _ = live_adapter(kit, new_world(kit), tmp_path, unchecked=settings)
     assert adapter.not_configured() == says
+
+
+def test_a_verify_tls_that_is_not_true_or_false_is_refused_at_its_line(
+        platform: ModuleType) -> None:
+    kit = _with(platform.kit(), verify_tls="no")
+    with pytest.raises(ScenarioError, match=r"^live-race.yaml:\d+:\d+: channels\[0\]\.settings"
+                                            r"\.verify_tls: must be true or false, not 'no'$"):
+        load_scenario_text(scenario_yaml(kit), "live-race.yaml")
 
 
 def test_a_ca_file_that_holds_no_certificate_is_not_configured(tmp_path: Path) -> None:

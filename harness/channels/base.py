@@ -5,28 +5,42 @@ knows nothing of the store or the report; it raises only the errors in ``harness
 (``RateLimited``, ``AccessDenied``, ``AuthenticationFailed``, ``TransientError``,
 ``NotConfigured``) and never sleeps or retries on its own: the runner owns backoff.
 
-Adapters declare their facts on the class (name, platform, which settings are secret), so the
-registry, validation, CLI help and secret masking all read the same declarations.
+Adapters declare their facts on the class (name, platform, the settings they take), so the
+registry, validation, CLI help, the docs and secret masking all read the same declarations.
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
-from harness.channels.settings import Settings, masked, missing_env
-from harness.channels.tls import tls_problem
+from harness.channels.settings import (
+    DEFAULT_TIMEOUT,
+    TIMEOUT,
+    PerPersona,
+    Setting,
+    SettingProblem,
+    Settings,
+    Table,
+    masked,
+    missing_env,
+    required_names,
+    secret_names,
+    settings_problems,
+)
+from harness.channels.tls import TLS_SETTINGS, tls_problem
 from harness.clock import Clock
 from harness.platforms import SEND_MODES, ReplyKind, SendMode
 from harness.scenario.model import Brand, Channel, Persona
 
-DEFAULT_TIMEOUT = timedelta(seconds=30)
+CONNECTION_SETTINGS: tuple[Setting, ...] = (TIMEOUT, *TLS_SETTINGS)
+"""The settings every adapter that ``connects`` takes (append them to its ``settings_spec``)."""
 
 
 class OutgoingMessage(NamedTuple):
@@ -101,8 +115,14 @@ class ChannelAdapter(ABC):
     """Registry name, used as ``adapter:`` in scenarios."""
     platform: ClassVar[str]
     """Default platform whose limits apply (a key of ``harness.platforms.PLATFORMS``)."""
+    settings_spec: ClassVar[tuple[Setting, ...] | None] = None
+    """The settings the adapter takes (see :class:`~harness.channels.settings.Setting`):
+    ``secret_settings`` and ``required_settings`` follow from it, and so do the missing-setting
+    reasons of :meth:`not_configured`, :meth:`check_settings` and the docs. ``None``: the
+    adapter declares none (any settings are taken, unchecked)."""
     secret_settings: ClassVar[frozenset[str]] = frozenset()
-    """Settings that hold secrets: they must be ``{env: NAME}`` and are masked when shown."""
+    """Settings that hold secrets: they must be ``{env: NAME}`` and are masked when shown
+    (derived from ``settings_spec`` where the adapter declares one)."""
     summary: ClassVar[str] = ""
     """One line for ``shopper channels``."""
     knows_future: ClassVar[bool] = False
@@ -112,10 +132,29 @@ class ChannelAdapter(ABC):
     default_mode: ClassVar[SendMode] = "auto"
     """The mode of a channel whose scenario does not say."""
     required_settings: ClassVar[tuple[str, ...]] = ()
-    """Settings without which the adapter cannot work (checked by :meth:`not_configured`)."""
+    """Settings without which the adapter cannot work (checked by :meth:`not_configured`;
+    derived from ``settings_spec`` where the adapter declares one)."""
     connects: ClassVar[bool] = False
     """Whether the adapter connects to a server (and so takes the TLS settings
     ``ca_file`` and ``verify_tls``, see :mod:`harness.channels.tls`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("settings_spec")
+        if spec is not None:
+            if "secret_settings" not in cls.__dict__:
+                cls.secret_settings = secret_names(spec)
+            if "required_settings" not in cls.__dict__:
+                cls.required_settings = required_names(spec)
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any], *,
+                       personas: Collection[str] | None = None,
+                       missing: bool = True) -> list[SettingProblem]:
+        """What is wrong with a channel's ``settings`` for this adapter (see
+        :func:`~harness.channels.settings.settings_problems`)."""
+        return settings_problems(cls.settings_spec, settings, personas=personas,
+                                 missing=missing)
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:
         self.config = config
@@ -154,14 +193,47 @@ class ChannelAdapter(ABC):
 
     def not_configured(self) -> str | None:
         """Why this channel cannot be used as configured, or ``None`` if it can. Looks only at
-        settings and the environment; never calls the platform."""
+        settings and the environment; never calls the platform. In this order: missing
+        settings (:meth:`missing_settings`), the adapter's own :meth:`settings_problem`, each
+        persona's credentials (:meth:`missing_credentials`)."""
+        return self.missing_settings() or self.settings_problem() or self.missing_credentials()
+
+    def missing_settings(self) -> str | None:
+        """The first of: required settings absent, environment variables the settings name
+        that are not set, TLS settings that cannot work (adapters that connect), required
+        fields of a table setting absent (``settings.smtp.host``)."""
         absent = [key for key in self.required_settings if key not in self.config.settings]
         if absent:
             return f"settings {', '.join(absent)} required"
         unset = missing_env(self.config.settings, self.context.environ)
         if unset:
             return f"environment variable{'s' * (len(unset) > 1)} {', '.join(unset)} not set"
-        return tls_problem(self.settings) if self.connects else None
+        problem = tls_problem(self.settings) if self.connects else None
+        if problem:
+            return problem
+        for setting in self.settings_spec or ():
+            if isinstance(setting.type, Table) and setting.name in self.config.settings:
+                table = self.config.settings[setting.name]
+                for entry in setting.type.fields:
+                    if entry.required and (not isinstance(table, dict)
+                                           or not table.get(entry.name)):
+                        return f"settings.{setting.name}.{entry.name} is required"
+        return None
+
+    def settings_problem(self) -> str | None:
+        """Why settings that are there cannot work, in the platform's own terms (a server
+        that is no URL), or ``None``: the hook for each adapter's own checks."""
+        return None
+
+    def missing_credentials(self) -> str | None:
+        """Why a required per-persona setting (credentials) does not cover every persona of
+        the channel, or ``None`` if each does."""
+        for setting in self.settings_spec or ():
+            if setting.required and isinstance(setting.type, PerPersona):
+                problem = self.missing_per_persona(setting.name, setting.type.what)
+                if problem:
+                    return problem
+        return None
 
     def check_access(self) -> str:
         """Connect and log in as each persona of the channel, read-only (nothing posted,

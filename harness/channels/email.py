@@ -1,23 +1,8 @@
 """The ``email`` channel: send with SMTP (``smtplib``), read replies with IMAP (``imaplib``).
 
-Settings (secrets only as ``{env: VARIABLE}``)::
-
-    settings:
-      smtp: {host: smtp.example.org, port: 587, starttls: true}  # or ssl: true (port 465)
-      imap: {host: imap.example.org, port: 993, ssl: true, mailbox: INBOX}
-      passwords:                           # each persona's mailbox password (SMTP and IMAP)
-        ana: {env: EMAIL_ANA_PASSWORD}
-      usernames: {ana: ana.lopez}          # optional: login names; default the persona's address
-      plus_tag: true                       # optional: Reply-To ana+<tag>@example.org per probe
-      subject: "A question"                # optional: every first message's subject
-      helo: mail.example.org               # optional: the name we greet SMTP servers with
-      timeout: 30s                         # optional: every connection's timeout
-      ca_file: our-ca.pem                  # optional: TLS for both, see harness.channels.tls
-
-``smtp``: ``starttls`` defaults to true (port 587), ``ssl`` to false (port 465 when true).
-``imap``: ``ssl`` defaults to true (port 993; 143 without), ``starttls`` to false, ``mailbox``
-to ``INBOX``. A persona's account on the channel is its email address; a brand's first handle
-on the channel is the address probes go to.
+Its settings are :attr:`EmailChannel.settings_spec` (the table in ``docs/channels.md``). A
+persona's account on the channel is its email address; a brand's first handle on the channel
+is the address probes go to.
 
 Sending: one SMTP session per message (connect, STARTTLS, login, send, quit). Our Message-ID is
 the post's platform id: derived from a random key kept in the run folder
@@ -43,23 +28,18 @@ first message of the probe the tag names. ``Auto-Submitted`` (anything but ``no`
 Copies of the persona's own mail are skipped. A poll fails as a whole when any mailbox fails; its
 cursor then stays where it was, so the next poll reads what this one missed.
 
-Errors: rejected logins are ``AuthenticationFailed``; SMTP 5xx refusals and IMAP mailboxes we
-may not open are ``AccessDenied``; 4xx answers that say "too many" or "rate" (SMTP 421 4.7.0,
-IMAP ``[LIMIT]``) are ``RateLimited``, with a reset time only when the server says when ("try
-again in 15 minutes"); anything else temporary, timeouts and dropped connections are
-``TransientError``. Passwords never appear in errors or in a reply's ``raw``.
+Errors map as :mod:`harness.channels.smtp` and :mod:`harness.channels.imap` say. Passwords never
+appear in errors or in a reply's ``raw``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import imaplib
 import json
 import re
 import secrets
-import smtplib
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -69,6 +49,7 @@ from typing import Any
 from harness.atomic import write_atomically
 from harness.channels import tls
 from harness.channels.base import (
+    CONNECTION_SETTINGS,
     ChannelAdapter,
     ChannelContext,
     IncomingReply,
@@ -76,35 +57,30 @@ from harness.channels.base import (
     PollResult,
     SentPost,
 )
+from harness.channels.imap import examined, first_number, new_messages
 from harness.channels.mail import (
     MSG_ID,
     Server,
-    as_text,
     body_text,
-    examine,
-    fetched_messages,
     first_line,
     first_message_id,
-    first_number,
     header_value,
-    imap_date,
-    imap_error,
-    imap_session,
     is_automated,
-    quit_quietly,
-    smtp_error,
-    smtp_session,
     whole_seconds,
 )
-from harness.errors import (
-    NotConfigured,
-    OutcomeUnknown,
-    TransientError,
+from harness.channels.settings import (
+    BOOLEAN,
+    INTEGER,
+    TEXT,
+    Described,
+    PerPersona,
+    Setting,
+    Table,
 )
+from harness.channels.smtp import deliver, logged_in
+from harness.errors import NotConfigured, TransientError
 from harness.scenario.model import Channel
 
-FETCH_CHUNK = 200
-"""UIDs per FETCH command (keeps command lines short on a first read of a full mailbox)."""
 MAX_FETCH_TRIES = 5
 """Polls that may fail to hand over a listed message before it is given up on."""
 
@@ -120,8 +96,34 @@ class EmailChannel(ChannelAdapter):
     name = "email"
     platform = "email"
     summary = "email via SMTP (smtplib) and IMAP (imaplib); one mailbox password per persona"
-    secret_settings = frozenset({"passwords"})
-    required_settings = ("smtp", "imap", "passwords")
+    settings_spec = (
+        Setting("smtp", Table((
+            Setting("host", TEXT, "the SMTP server's host name", required=True),
+            Setting("port", INTEGER, "its port", default=Described("`587`; `465` with `ssl`")),
+            Setting("starttls", BOOLEAN, "upgrade the connection with STARTTLS",
+                    default=Described("`true` unless `ssl`")),
+            Setting("ssl", BOOLEAN, "TLS from the first byte", default=False),
+        )), "where to send mail", required=True),
+        Setting("imap", Table((
+            Setting("host", TEXT, "the IMAP server's host name", required=True),
+            Setting("port", INTEGER, "its port", default=Described("`993`; `143` without `ssl`")),
+            Setting("ssl", BOOLEAN, "TLS from the first byte", default=True),
+            Setting("starttls", BOOLEAN, "upgrade a plain connection with STARTTLS",
+                    default=False),
+            Setting("mailbox", TEXT, "the mailbox replies arrive in", default="INBOX"),
+        )), "where to read replies (read-only: nothing is marked read)", required=True),
+        Setting("passwords", PerPersona(TEXT, "password"), "each persona's mailbox password "
+                "(SMTP and IMAP)", required=True, secret=True),
+        Setting("usernames", PerPersona(TEXT, "login name"), "each persona's login name",
+                default=Described("the persona's address")),
+        Setting("plus_tag", BOOLEAN, "Reply-To the persona's address tagged per probe "
+                "(`ana+3f9c…@example.org`)", default=False),
+        Setting("subject", TEXT, "every first message's subject",
+                default=Described("the message's first line")),
+        Setting("helo", TEXT, "the name we greet SMTP servers with",
+                default=Described("the domain of the persona's address")),
+        *CONNECTION_SETTINGS,
+    )
     modes = frozenset({"auto", "confirm"})
     default_mode = "auto"
     connects = True
@@ -141,13 +143,6 @@ class EmailChannel(ChannelAdapter):
         reason = super().not_configured()
         if reason:
             return reason
-        for key in ("smtp", "imap"):
-            table = self.config.settings.get(key)
-            if not isinstance(table, dict) or not table.get("host"):
-                return f"settings.{key}.host is required"
-        missing = self.missing_per_persona("passwords", "password")
-        if missing:
-            return missing
         odd = sorted(p for p in self.channel_personas() if "@" not in self.accounts[p])
         if odd:
             return (f"the account of persona {', '.join(odd)} on channel {self.config.id!r} "
@@ -226,24 +221,12 @@ class EmailChannel(ChannelAdapter):
         for persona in self.channel_personas():
             address = self._address(persona)
             username, password = self._credentials(persona, address)
-            helo = self._helo(address)
-            smtp: smtplib.SMTP | None = None
-            try:
-                smtp = smtp_session(smtp_server, helo, self.timeout_s)
-                smtp.login(username, password)
-            except (smtplib.SMTPException, OSError, ValueError) as exc:
-                raise smtp_error(exc, smtp_server, self.context.clock.now(), password
-                                 ) from None
-            finally:
-                if smtp is not None:
-                    quit_quietly(smtp)
-            stage = ["connect"]
-            try:
-                with imap_session(imap_server, self.timeout_s) as conn:
-                    examine(conn, imap_server, username, password, stage)
-            except (imaplib.IMAP4.error, OSError, EOFError, ValueError) as exc:
-                raise imap_error(exc, stage[0], imap_server, self.context.clock.now(),
-                                 password) from None
+            with logged_in(smtp_server, self._helo(address), self.timeout_s, username, password,
+                           self.context.clock.now):
+                pass  # an SMTP login, and no message
+            with examined(imap_server, self.timeout_s, username, password,
+                          self.context.clock.now):
+                pass  # an IMAP login, and EXAMINE
         return f"SMTP and IMAP logins work for {self.personas_shown()}"
 
     # -- sending ----------------------------------------------------------------------------
@@ -261,42 +244,9 @@ class EmailChannel(ChannelAdapter):
             mail = self._compose(message, address, message.brand_handles[0].strip(), created)
         except OSError as exc:  # the run folder, for the key
             raise TransientError(f"channel {self.config.id!r}: {exc}") from None
-        helo = self._helo(address)
-        smtp: smtplib.SMTP | None = None
-        try:
-            smtp = smtp_session(server, helo, timeout)
-            smtp.login(username, password)
-            recipient = message.brand_handles[0]
-            code, answer = smtp.mail(address)
-            if code != 250:
-                raise smtplib.SMTPSenderRefused(code, answer, address)
-            code, answer = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                raise smtplib.SMTPRecipientsRefused({recipient: (code, answer)})
-            code, answer = smtp.docmd("DATA")  # a drop here: nothing was delivered
-            if code != 354:
-                raise smtplib.SMTPDataError(code, answer)
-            content = mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
-            content = re.sub(rb"(?m)^\.", b"..", content)  # dot-stuffing (RFC 5321 4.5.2)
-            if not content.endswith(b"\r\n"):
-                content += b"\r\n"
-            try:
-                smtp.send(content + b".\r\n")
-                code, answer = smtp.getreply()
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                # The message may have been taken before the answer was lost: sending it
-                # again could deliver it twice. A reply to it, or the operator, settles it.
-                raise OutcomeUnknown(
-                    f"email: the connection ended after the message was sent "
-                    f"({type(exc).__name__}); the server may have taken it",
-                    str(mail["Message-ID"]), created) from None
-            if code != 250:
-                raise smtplib.SMTPDataError(code, answer)
-        except (smtplib.SMTPException, OSError, ValueError) as exc:
-            raise smtp_error(exc, server, self.context.clock.now(), password) from None
-        finally:
-            if smtp is not None:
-                quit_quietly(smtp)
+        with logged_in(server, self._helo(address), timeout, username, password,
+                       self.context.clock.now) as smtp:
+            deliver(smtp, address, message.brand_handles[0], mail, created)
         return SentPost(str(mail["Message-ID"]), created)
 
     def planned_id(self, message: OutgoingMessage) -> str | None:
@@ -374,34 +324,15 @@ class EmailChannel(ChannelAdapter):
               since: datetime) -> tuple[list[IncomingReply], dict[str, Any]]:
         """One IMAP session: what arrived in ``persona``'s mailbox since ``seen``."""
         stage = ["connect"]
-        try:
-            with imap_session(server, timeout) as conn:
-                examine(conn, server, username, password, stage)
-                validity = first_number(conn.response("UIDVALIDITY")[1])
-                uidnext = first_number(conn.response("UIDNEXT")[1])
-                stage[0] = "read"
-                last = 0
-                if seen and seen.get("uidvalidity") == validity:
-                    last = max(0, int(seen.get("uid") or 0))
-                if last:
-                    criteria: tuple[str, ...] = ("UID", f"{last + 1}:*")
-                else:  # first read of this mailbox: skip what came before our first send
-                    criteria = ("SINCE", imap_date(since - timedelta(days=1)))
-                typ, data = conn.uid("SEARCH", *criteria)
-                if typ != "OK":
-                    raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
-                # "n:*" always matches the highest UID, even below n: keep only new ones
-                uids = sorted({int(u) for chunk in data if chunk for u in chunk.split()
-                               if int(u) > last})
-                fetched: list[tuple[int, datetime | None, bytes]] = []
-                for start in range(0, len(uids), FETCH_CHUNK):
-                    chunk_set = ",".join(str(u) for u in uids[start:start + FETCH_CHUNK])
-                    typ, data = conn.uid("FETCH", chunk_set, "(UID INTERNALDATE BODY.PEEK[])")
-                    if typ != "OK":
-                        raise imaplib.IMAP4.error(as_text(data[-1] if data else typ))
-                    fetched.extend(fetched_messages(data))
-        except (imaplib.IMAP4.error, OSError, EOFError, ValueError) as exc:
-            raise imap_error(exc, stage[0], server, self.context.clock.now(), password) from None
+        with examined(server, timeout, username, password, self.context.clock.now,
+                      stage) as conn:
+            validity = first_number(conn.response("UIDVALIDITY")[1])
+            uidnext = first_number(conn.response("UIDNEXT")[1])
+            stage[0] = "read"
+            last = 0
+            if seen and seen.get("uidvalidity") == validity:
+                last = max(0, int(seen.get("uid") or 0))
+            uids, fetched = new_messages(conn, last, since)
         # A message the server listed but did not hand over whole is read again next time
         # (the cursor stops before it), up to MAX_FETCH_TRIES polls, then given up on.
         tries = {int(k): int(v) for k, v in (seen or {}).get("missing", {}).items()}

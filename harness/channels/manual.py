@@ -219,6 +219,7 @@ class ManualChannel(ChannelAdapter):
     name = "manual"
     platform = "other"
     summary = "a person posts and records sends and replies with `shopper log` (no API)"
+    settings_spec = ()
     modes: ClassVar[frozenset[SendMode]] = frozenset({"assisted"})
     default_mode: ClassVar[SendMode] = "assisted"
 

@@ -1,15 +1,6 @@
 """The ``mastodon`` channel: any Mastodon server, through Mastodon.py.
 
-Settings (secrets only as ``{env: VARIABLE}``)::
-
-    settings:
-      instance: https://mastodon.social     # the personas' server (tests: a fake on loopback)
-      tokens:                               # each persona's access token (scopes read, write)
-        ana: {env: MASTODON_ANA_TOKEN}
-        ben: {env: MASTODON_BEN_TOKEN}
-      visibility: public                    # optional: public | unlisted | private | direct
-      dm_poll_every: 15m                    # optional: how often to read conversations
-      ca_file: our-ca.pem                   # optional: TLS, see harness.channels.tls
+Its settings are :attr:`MastodonChannel.settings_spec` (the table in ``docs/channels.md``).
 
 How it posts: a status with the channel's ``visibility``; a follow-up replies in the thread and
 starts with the @mention of the account it answers (a Mastodon reply notifies only whom it
@@ -27,10 +18,7 @@ a notification policy kept out of the notifications; a status already seen is ne
 twice. Times are the server's ``created_at``. Statuses from accounts flagged ``bot`` count as
 automated; Mastodon marks no other status as an automatic reply.
 
-Mastodon.py is made to fail fast and never wait: ``ratelimit_method="throw"`` (a 429 raises
-at once; "wait" and "pace" would sleep), a pinned ``mastodon_version`` with
-``version_check_mode="none"`` (no probe of the server on construction), and a request timeout.
-Its errors become the project's own; the runner decides when to try again.
+Mastodon.py is made to fail fast and never wait (:mod:`harness.channels.mastodon_api`).
 """
 
 from __future__ import annotations
@@ -39,23 +27,16 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from mastodon import (
-    Mastodon,
-    MastodonAPIError,
-    MastodonError,
-    MastodonNetworkError,
-    MastodonRatelimitError,
-)
+from mastodon import Mastodon
 
-from harness.channels import http, tls
+from harness.channels import tls
 from harness.channels.base import (
+    CONNECTION_SETTINGS,
     ChannelAdapter,
     ChannelContext,
     IncomingReply,
@@ -63,12 +44,14 @@ from harness.channels.base import (
     PollResult,
     SentPost,
 )
-from harness.errors import ChannelError, NotConfigured, RateLimited, TransientError
+from harness.channels.commons import OwnPosts, parse_time, scrub
+from harness.channels.mastodon_api import LastResponse, api_errors, connect
+from harness.channels.settings import DURATION, TEXT, URL, OneOf, PerPersona, Setting
+from harness.durations import compact_duration
+from harness.errors import NotConfigured, TransientError
 from harness.scenario.model import Channel
 from harness.scenario.queries import normalise_handle
 
-MASTODON_VERSION = "4.2.0"
-"""The API version Mastodon.py assumes (never asked of the server)."""
 PAGE = 40
 """Notifications, conversations and statuses per request."""
 MAX_PAGES = 5
@@ -76,39 +59,22 @@ MAX_PAGES = 5
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DM_POLL_EVERY = timedelta(minutes=15)
 
+MASTODON_POSTS = OwnPosts(handle=r"[\w.-]+", remote_mentions=True, leading_mentions="reply",
+                          whole_seconds=True)
+"""Our statuses as a Mastodon server shows them: a remote mention as the bare ``@name``, a
+reply's leading mentions as its app (or our follow-up) put them, times to the second."""
+same_text = MASTODON_POSTS.same_text
+"""Whether a status's text is the message we meant (see :data:`MASTODON_POSTS`)."""
+
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 _PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.I)
-_REMOTE = re.compile(r"(@[\w.-]+)@[\w-]+(?:\.[\w-]+)+")
-_LEADING_MENTIONS = re.compile(r"^(?:@[\w.-]+\s+)+")
 
 
 def plain_text(content: str) -> str:
     """A status's text from its HTML content (line breaks kept, tags dropped)."""
     text = _BREAK.sub("\n", _PARAGRAPH.sub("\n\n", content))
     return html.unescape(_TAG.sub("", text)).strip()
-
-
-def _normal(text: str) -> str:
-    # A remote mention shows as @name in the content, however it was typed (@name@server).
-    return " ".join(_REMOTE.sub(r"\1", text).split()).casefold()
-
-
-def same_text(posted: str, intended: str, *, reply: bool = False) -> bool:
-    """Whether a status's text is the message we meant; for a reply, ignoring the @mentions
-    a Mastodon app puts in front."""
-    posted, intended = _normal(posted), _normal(intended)
-    if posted == intended:
-        return True
-    return reply and _LEADING_MENTIONS.sub("", posted) == _LEADING_MENTIONS.sub("", intended)
-
-
-def _time(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, datetime):
-        raise ValueError(f"not a time: {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _id_key(status_id: str) -> tuple[int, int, str]:
@@ -118,33 +84,6 @@ def _id_key(status_id: str) -> tuple[int, int, str]:
 
 def _newest(current: str | None, candidate: str) -> str:
     return candidate if current is None or _id_key(candidate) > _id_key(current) else current
-
-
-def _reset_time(header: str | None) -> datetime | None:
-    """``X-RateLimit-Reset``: an ISO 8601 time on Mastodon, epoch seconds on some others."""
-    if not header:
-        return None
-    try:
-        if header.strip().isdigit():
-            return datetime.fromtimestamp(int(header), UTC)
-        return _time(header.strip())
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-class _LastResponse:
-    """What the last HTTP response said (Mastodon.py's rate-limit error carries neither)."""
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.reset: str | None = None
-
-    def clear(self) -> None:
-        self.status = self.reset = None
-
-    def hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.status = response.status_code
-        self.reset = response.headers.get("X-RateLimit-Reset")
 
 
 class _Cursor:
@@ -180,8 +119,18 @@ class MastodonChannel(ChannelAdapter):
     name = "mastodon"
     platform = "mastodon"
     summary = "Mastodon (any server) via Mastodon.py; an access token per persona"
-    secret_settings = frozenset({"tokens"})
-    required_settings = ("instance", "tokens")
+    settings_spec = (
+        Setting("instance", URL, "the personas' server, e.g. https://mastodon.social",
+                required=True),
+        Setting("tokens", PerPersona(TEXT, "access token"), "each persona's access token "
+                "(scopes read and write)", required=True, secret=True),
+        Setting("visibility", OneOf(VISIBILITIES), "the visibility of our statuses",
+                default="public"),
+        Setting("dm_poll_every", DURATION, "how often conversations are read (for direct "
+                "messages a notification policy kept out of the notifications)",
+                default=compact_duration(DM_POLL_EVERY)),
+        *CONNECTION_SETTINGS,
+    )
     default_mode = "auto"
     connects = True
 
@@ -189,23 +138,20 @@ class MastodonChannel(ChannelAdapter):
         super().__init__(config, context)
         self._clients: dict[str, Mastodon] = {}
         self._own_ids: dict[str, str] = {}
-        self._last = _LastResponse()
+        self._last = LastResponse()
         self._brand_handles = {normalise_handle(h) for b in context.brands
                                for h in b.handles.get(config.id, [])}
 
     # -- configuration ----------------------------------------------------------------------
 
-    def not_configured(self) -> str | None:
-        reason = super().not_configured()
-        if reason:
-            return reason
+    def settings_problem(self) -> str | None:
         try:
             self._instance()
             self._visibility()
             self._dm_poll_every()
         except NotConfigured as exc:
             return str(exc)
-        return self.missing_per_persona("tokens", "access token")
+        return None
 
     def _instance(self) -> str:
         instance = self.settings.require("instance")
@@ -232,53 +178,19 @@ class MastodonChannel(ChannelAdapter):
             if not isinstance(token, str):
                 raise NotConfigured(f"channel {self.config.id!r}: settings.tokens.{persona_id} "
                                     "must be {env: VARIABLE}")
-            session = requests.Session()
-            http.mount(session, None, self.timeout_s, tls.requests_verify(self.settings))
-            session.hooks["response"].append(self._last.hook)
-            try:
-                self._clients[persona_id] = Mastodon(
-                    access_token=token, api_base_url=self._instance(),
-                    ratelimit_method="throw", version_check_mode="none",
-                    mastodon_version=MASTODON_VERSION, request_timeout=self.timeout_s,
-                    session=session, user_agent="shopper-harness")
-            except MastodonError:
-                session.close()
-                raise NotConfigured(f"channel {self.config.id!r}: Mastodon.py refused the "
-                                    "settings (check settings.instance)") from None
+            timeout_s, verify = self.timeout_s, tls.requests_verify(self.settings)
+            self._clients[persona_id] = connect(token, self._instance(), timeout_s, verify,
+                                                self._last, self.config.id)
         return self._clients[persona_id]
 
-    @contextmanager
-    def _api(self, action: str) -> Iterator[None]:
+    def _api(self, action: str) -> AbstractContextManager[None]:
         """Make requests, turning every failure into the project's errors."""
-        self._last.clear()
-        try:
-            yield
-        except ChannelError:
-            raise
-        except MastodonRatelimitError:
-            reset = _reset_time(self._last.reset) if self._last.status == 429 else None
-            raise RateLimited(f"Mastodon: {action}: rate limited (429)", reset) from None
-        except MastodonNetworkError as exc:
-            raise tls.connection_error(f"Mastodon: {action}", exc, self._safe(exc)) from None
-        except MastodonAPIError as exc:
-            status = next((a for a in exc.args if isinstance(a, int)), None)
-            if status is None:  # a body that is not the JSON it should be
-                raise TransientError(f"Mastodon: {action}: malformed response") from None
-            detail = f": {self._safe(exc.args[3])}" if len(exc.args) > 3 and exc.args[3] else ""
-            raise http.error_for_status(status, f"Mastodon: {action}: {status}{detail}") from None
-        except MastodonError as exc:
-            raise TransientError(f"Mastodon: {action}: {self._safe(exc)}") from None
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            raise TransientError(f"Mastodon: {action}: unexpected response "
-                                 f"({type(exc).__name__})") from None
+        return api_errors(action, self._last, self._safe)
 
     def _safe(self, said: object) -> str:
         """What an exception or server said, with no token in it, short."""
-        text = str(said)
-        for client in self._clients.values():
-            if client.access_token:
-                text = text.replace(str(client.access_token), "***")
-        return text[:300]
+        return scrub(said, [str(client.access_token) for client in self._clients.values()
+                            if client.access_token])
 
     def _own_id(self, persona_id: str) -> str:
         if persona_id not in self._own_ids:
@@ -306,7 +218,8 @@ class MastodonChannel(ChannelAdapter):
             status: Any = client.status_post(
                 text, in_reply_to_id=message.in_reply_to, visibility=visibility,
                 idempotency_key=self._idempotency_key(message))
-            return SentPost(str(status["id"]), _time(status["created_at"]), status.get("url"))
+            return SentPost(str(status["id"]), parse_time(status["created_at"]),
+                            status.get("url"))
 
     def _addressed(self, client: Mastodon, message: OutgoingMessage) -> str:
         """A follow-up's text, starting with the @mention of whom it answers: on Mastodon a
@@ -327,7 +240,7 @@ class MastodonChannel(ChannelAdapter):
 
     def find_post(self, message: OutgoingMessage) -> SentPost | None:
         client = self._client(message.persona_id)
-        floor = message.not_before.replace(microsecond=0) if message.not_before else None
+        floor = MASTODON_POSTS.floor(message)
         with self._api("find post"):
             own_id = self._own_id(message.persona_id)
             max_id: str | None = None
@@ -335,14 +248,14 @@ class MastodonChannel(ChannelAdapter):
                 page: Any = client.account_statuses(own_id, max_id=max_id, limit=PAGE,
                                                     exclude_reblogs=True)
                 for status in page:  # newest first
-                    created = _time(status["created_at"])
+                    created = parse_time(status["created_at"])
                     status_id = str(status["id"])
                     if floor is not None and created < floor:
                         return None
                     if message.in_reply_to and _id_key(status_id) <= _id_key(
                             message.in_reply_to):
                         return None  # older than what it would answer
-                    if self._is(status, message):
+                    if self._is(status, message, created):
                         return SentPost(status_id, created, status.get("url"))
                 if len(page) < PAGE:
                     return None
@@ -351,12 +264,11 @@ class MastodonChannel(ChannelAdapter):
                              f"{MAX_PAGES * PAGE} statuses, and they do not reach back to its "
                              "time")
 
-    def _is(self, status: Any, message: OutgoingMessage) -> bool:
+    def _is(self, status: Any, message: OutgoingMessage, created: datetime) -> bool:
         replying_to = status.get("in_reply_to_id")
-        if message.in_reply_to and str(replying_to) != message.in_reply_to:
-            return False
-        return same_text(plain_text(status.get("content") or ""), message.text,
-                         reply=bool(message.in_reply_to))
+        return MASTODON_POSTS.matches(
+            message, text=plain_text(status.get("content") or ""), created=created,
+            replying_to=str(replying_to) if replying_to is not None else None)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -435,14 +347,15 @@ class MastodonChannel(ChannelAdapter):
         application = status.get("application") or {}
         return IncomingReply(
             platform_id=str(status["id"]),
-            created_at=_time(status["created_at"]),
+            created_at=parse_time(status["created_at"]),
             author=self._author(str(account["acct"])),
             kind="direct_message" if visibility == "direct" else "public_reply",
             text=plain_text(str(status.get("content") or "")),
             in_reply_to=str(replying_to) if replying_to else None,
             to_account=self.accounts[persona],
             automated=account.get("bot") is True,
-            raw={"id": str(status["id"]), "created_at": _time(status["created_at"]).isoformat(),
+            raw={"id": str(status["id"]),
+                 "created_at": parse_time(status["created_at"]).isoformat(),
                  "url": status.get("url"), "visibility": visibility,
                  "in_reply_to_id": str(replying_to) if replying_to else None,
                  "account": {"id": str(account["id"]), "acct": str(account["acct"]),

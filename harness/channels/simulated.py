@@ -28,6 +28,8 @@ class SimulatedChannel(ChannelAdapter):
     name = "simulated"
     platform = "other"
     summary = "in-process platform; brands follow their scenario `simulate:` profiles"
+    settings_spec = None
+    """It reads no settings and takes any: a channel keeps its live settings when simulated."""
     knows_future = True
 
     def __init__(self, config: Channel, context: ChannelContext) -> None:

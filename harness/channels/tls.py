@@ -1,11 +1,8 @@
 """TLS for every live adapter: which certificates to trust, and which failures are final.
 
 Two settings, the same on every channel that connects to a server (x, mastodon, bluesky,
-email)::
-
-    settings:
-      ca_file: certs/our-proxy-ca.pem   # trust this CA (PEM) instead of the system's
-      verify_tls: false                 # do not check certificates at all (shown in capitals)
+email), declared once in :data:`TLS_SETTINGS`: ``ca_file`` (a CA bundle to trust instead of
+the system's) and ``verify_tls`` (``false``: check no certificate, shown in capitals).
 
 A connection refused for its certificate, or a server that does not speak TLS where we
 expect it (``ssl: true`` on a plain port), is not an outage: it is the same on every try.
@@ -20,8 +17,15 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.channels.settings import Settings
+from harness.channels.settings import BOOLEAN, PATH, Setting, Settings
 from harness.errors import ChannelError, NotConfigured, TransientError
+
+TLS_SETTINGS = (
+    Setting("ca_file", PATH, "trust this CA bundle (PEM) instead of the system's CAs"),
+    Setting("verify_tls", BOOLEAN, "check the server's certificate (false: a throwaway test "
+            "server only)", default=True),
+)
+"""The settings of every adapter that connects to a server (see the module's docstring)."""
 
 FINAL_REASONS = frozenset({
     "WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST",

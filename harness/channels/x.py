@@ -1,19 +1,6 @@
 """The ``x`` channel: X (Twitter) API v2 through ``tweepy.Client``.
 
-Settings (secrets only as ``{env: VARIABLE}``)::
-
-    settings:
-      consumer_key: {env: X_CONSUMER_KEY}          # the app's API key and secret
-      consumer_secret: {env: X_CONSUMER_SECRET}
-      tokens:                                       # each persona's OAuth 1.0a user tokens
-        ana: {access_token: {env: X_ANA_TOKEN}, access_token_secret: {env: X_ANA_SECRET}}
-      user_ids: {ana: "1234567890"}                 # optional: saves one users/me call each
-      read_dms: true                                # read the brands' direct messages
-      dm_poll_every: 15m                            # DMs are limited to 15 reads per 15 min
-      price_per_post_created: 0.01                  # optional, USD: for the cost estimate
-      price_per_post_read: 0.005
-      api_base: https://api.x.com                   # optional: a proxy (tests: a fake on loopback)
-      ca_file: proxy-ca.pem                         # optional: TLS, see harness.channels.tls
+Its settings are :attr:`XChannel.settings_spec` (the table in ``docs/channels.md``).
 
 How it reads: replies to a persona's post mention the persona, so one mentions read per persona
 per poll (``since_id``), however many probes are open, finds every public reply; they are matched
@@ -29,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 
 import requests
@@ -40,6 +27,7 @@ import tweepy
 
 from harness.channels import http, tls
 from harness.channels.base import (
+    CONNECTION_SETTINGS,
     ChannelAdapter,
     ChannelContext,
     IncomingReply,
@@ -47,6 +35,19 @@ from harness.channels.base import (
     PollResult,
     SentPost,
 )
+from harness.channels.commons import OwnPosts, parse_time, scrub
+from harness.channels.settings import (
+    BOOLEAN,
+    DURATION,
+    IDENTIFIER,
+    NUMBER,
+    TEXT,
+    URL,
+    PerPersona,
+    Setting,
+    Table,
+)
+from harness.durations import compact_duration
 from harness.errors import ChannelError, RateLimited, TransientError
 from harness.scenario.model import Channel
 
@@ -55,7 +56,13 @@ TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "referen
 DM_FIELDS = ["id", "text", "created_at", "sender_id", "dm_conversation_id", "event_type"]
 PAGE = 100
 TWITTER_EPOCH_MS = 1288834974657
-_LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
+DM_POLL_EVERY = timedelta(minutes=15)
+"""How often direct messages are read by default (X allows 15 reads per 15 minutes)."""
+_scrub = partial(scrub, queries=True)
+"""An exception's words without URLs' query strings (they may carry tokens)."""
+X_POSTS = OwnPosts(handle=r"\w+", leading_mentions="added")
+"""Our posts on X: the text as posted, but X starts a reply's text with the @mentions of the
+thread."""
 
 
 def snowflake_time(post_id: str) -> datetime:
@@ -64,32 +71,34 @@ def snowflake_time(post_id: str) -> datetime:
     return datetime.fromtimestamp(millis / 1000, UTC)
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def same_text(posted: str, intended: str) -> bool:
-    """Whether a post on the timeline is the message we meant: the same text, perhaps with
-    the @mentions X puts in front of a reply."""
-    posted, intended = _normal(posted), _normal(intended)
-    if posted == intended:
-        return True
-    return posted.endswith(intended) and bool(
-        _LEADING_MENTIONS.fullmatch(posted[: len(posted) - len(intended)]))
-
-
 class XChannel(ChannelAdapter):
     """Posts, replies and reads mentions and DMs on X through API v2."""
 
     name = "x"
     platform = "x"
     summary = "X (Twitter) API v2 via tweepy; OAuth 1.0a user tokens per persona"
-    secret_settings = frozenset({"consumer_key", "consumer_secret", "tokens"})
-    required_settings = ("consumer_key", "consumer_secret", "tokens")
+    settings_spec = (
+        Setting("consumer_key", TEXT, "the app's API key", required=True, secret=True),
+        Setting("consumer_secret", TEXT, "the app's API key secret", required=True,
+                secret=True),
+        Setting("tokens", PerPersona(Table((
+            Setting("access_token", TEXT, "the persona's OAuth 1.0a access token",
+                    required=True, secret=True),
+            Setting("access_token_secret", TEXT, "its secret", required=True, secret=True),
+        )), "access tokens"), "each persona's OAuth 1.0a user tokens", required=True,
+                secret=True),
+        Setting("user_ids", PerPersona(IDENTIFIER, "user id"),
+                "each persona's user id (saves one users/me call per persona)"),
+        Setting("read_dms", BOOLEAN, "read the brands' direct messages", default=True),
+        Setting("dm_poll_every", DURATION, "how often direct messages are read (X allows 15 "
+                "reads per 15 min)", default=compact_duration(DM_POLL_EVERY)),
+        Setting("price_per_post_created", NUMBER, "USD per post created, for the estimate "
+                "shown before a live run"),
+        Setting("price_per_post_read", NUMBER, "USD per post read, for the estimate"),
+        Setting("api_base", URL, "send requests here instead of to X (a proxy; tests: a fake "
+                "on loopback)"),
+        *CONNECTION_SETTINGS,
+    )
     default_mode = "assisted"
     connects = True
 
@@ -100,14 +109,7 @@ class XChannel(ChannelAdapter):
         self._user_ids: dict[str, str] = {
             str(k): str(v) for k, v in (config.settings.get("user_ids") or {}).items()}
         self.read_dms = bool(config.settings.get("read_dms", True))
-        self.dm_every = self.settings.duration("dm_poll_every", timedelta(minutes=15))
-
-    def not_configured(self) -> str | None:
-        reason = super().not_configured()
-        if reason:
-            return reason
-        return self.missing_per_persona("tokens", "access tokens")
-
+        self.dm_every = self.settings.duration("dm_poll_every", DM_POLL_EVERY)
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -161,10 +163,10 @@ class XChannel(ChannelAdapter):
             raise http.error_for_status(exc.response.status_code,
                                         f"X: {exc.response.status_code}{_detail(exc)}") from None
         except (requests.RequestException, ValueError) as exc:  # network, timeout, bad JSON
-            raise tls.connection_error("X", exc, f"{type(exc).__name__}: {_safe(exc)}"
+            raise tls.connection_error("X", exc, f"{type(exc).__name__}: {_scrub(exc)}"
                                        ) from None
         except tweepy.TweepyException as exc:
-            raise TransientError(f"X: {_safe(exc)}") from None
+            raise TransientError(f"X: {_scrub(exc)}") from None
 
     def check_access(self) -> str:
         """``users/me`` as each persona (read-only; X counts it as one read)."""
@@ -195,13 +197,13 @@ class XChannel(ChannelAdapter):
         response = self._call(lambda: client.get_users_tweets(user_id, user_auth=True,
                                                                 **params))
         for tweet in reversed(response.get("data") or []):  # oldest first
-            if not same_text(tweet.get("text", ""), message.text):
+            # one question at a time: only a tweet whose text matches is read any further
+            if not X_POSTS.same_text(tweet.get("text", ""), message.text):
                 continue
-            if message.in_reply_to and _replied_to(tweet) != message.in_reply_to:
+            if not X_POSTS.same_thread(_replied_to(tweet), message):
                 continue
-            created = _time(tweet["created_at"]) if "created_at" in tweet else snowflake_time(
-                tweet["id"])
-            if message.not_before is not None and created < message.not_before:
+            created = _created(tweet)
+            if not X_POSTS.in_time(created, message):
                 continue
             return SentPost(str(tweet["id"]), created, self._url(message, str(tweet["id"])))
         return None
@@ -264,9 +266,7 @@ class XChannel(ChannelAdapter):
                 newest = _max_id(newest, tweet["id"])
                 author = users.get(tweet.get("author_id", ""), tweet.get("author_id", ""))
                 replies.append(IncomingReply(
-                    platform_id=str(tweet["id"]),
-                    created_at=_time(tweet["created_at"]) if "created_at" in tweet
-                    else snowflake_time(tweet["id"]),
+                    platform_id=str(tweet["id"]), created_at=_created(tweet),
                     author=f"@{author}", kind="public_reply", text=tweet.get("text", ""),
                     in_reply_to=_replied_to(tweet), conversation_id=tweet.get("conversation_id"),
                     to_account=self.accounts[persona], raw=tweet))
@@ -288,9 +288,7 @@ class XChannel(ChannelAdapter):
                 continue
             sender = users.get(event.get("sender_id", ""), event.get("sender_id", ""))
             replies.append(IncomingReply(
-                platform_id=str(event["id"]),
-                created_at=_time(event["created_at"]) if "created_at" in event
-                else snowflake_time(event["id"]),
+                platform_id=str(event["id"]), created_at=_created(event),
                 author=f"@{sender}", kind="direct_message", text=event.get("text", ""),
                 conversation_id=event.get("dm_conversation_id"),
                 to_account=self.accounts[persona], raw=event))
@@ -321,6 +319,12 @@ class XChannel(ChannelAdapter):
             client.session.close()
 
 
+def _created(item: dict[str, Any]) -> datetime:
+    """When X made a post or direct message: its ``created_at``, else from its id."""
+    return parse_time(item["created_at"]) if "created_at" in item else snowflake_time(
+        item["id"])
+
+
 def _replied_to(tweet: dict[str, Any]) -> str | None:
     for reference in tweet.get("referenced_tweets") or []:
         if reference.get("type") == "replied_to":
@@ -335,8 +339,3 @@ def _max_id(current: str | None, candidate: str) -> str:
 def _detail(exc: tweepy.HTTPException) -> str:
     messages = [m for m in (exc.api_messages or []) if m][:2]
     return f": {'; '.join(messages)}" if messages else ""
-
-
-def _safe(exc: Exception) -> str:
-    """An exception's message without URLs' query strings (they may carry tokens)."""
-    return re.sub(r"\?\S*", "?…", str(exc))[:300]

@@ -49,8 +49,11 @@ def _seeded(scenario: Scenario, seed: int | None) -> Scenario:
 
 def resolve_channels(scenario: Scenario, report: Report) -> Scenario:
     """Each channel with its adapter's platform and send mode filled in where the scenario
-    leaves them out, and checked against what the adapter supports."""
+    leaves them out, and checked against what the adapter supports: its modes, and its
+    settings against the adapter's declarations (unknown keys, wrong types, personas that do
+    not exist)."""
     channels = []
+    persona_ids = {p.id for p in scenario.personas}
     for index, channel in enumerate(scenario.channels):
         try:
             adapter = get_adapter(channel.adapter)
@@ -70,6 +73,12 @@ def resolve_channels(scenario: Scenario, report: Report) -> Scenario:
             report(("channels", index, "mode"),
                    f"assisted mode needs an adapter that can find posts on the persona's "
                    f"timeline; {adapter.name!r} cannot")
+        # Missing settings are the preflight's to report: a scenario written for live
+        # channels may still be run with --simulate, which needs none of them.
+        for problem in adapter.check_settings(channel.settings, personas=persona_ids,
+                                              missing=False):
+            report(("channels", index, "settings", *problem.path), problem.message,
+                   key=problem.at_key)
         for key in sorted(adapter.secret_settings & set(channel.settings)):
             if not all_env_refs(channel.settings[key]):
                 report(("channels", index, "settings", key),

@@ -190,14 +190,21 @@ def check_against_world(kit: Kit, world: World, folder: Path, *,
 
 
 def live_adapter(kit: Kit, world: World, folder: Path, *, mode: str = "auto",
-                 environ: dict[str, str] | None = None) -> tuple[ChannelAdapter,
+                 environ: dict[str, str] | None = None,
+                 unchecked: dict[str, Any] | None = None) -> tuple[ChannelAdapter,
                                                                    OutgoingMessage]:
-    """The race's channel adapter (not wrapped in its mode) and its first planned message."""
+    """The race's channel adapter (not wrapped in its mode) and its first planned message;
+    ``unchecked`` settings are added after the scenario's validation (which would refuse
+    them), as a channel built by other code might have them."""
     from harness.plan.expand import build_plan
     from harness.runner.roster import Roster
     from harness.session.runs import build_channels
 
     scenario = load_scenario_text(scenario_yaml(kit, mode=mode), "live-race.yaml")
+    if unchecked:
+        channel = scenario.channels[0]
+        channel = channel.model_copy(update={"settings": {**channel.settings, **unchecked}})
+        scenario = scenario.model_copy(update={"channels": [channel]})
     folder.mkdir(parents=True, exist_ok=True)
     adapter = build_channels(scenario, world.clock, folder,
                              environ=kit.environ if environ is None else environ)["live"]
