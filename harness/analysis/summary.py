@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from harness.analysis.comparisons import fisher, mantel_haenszel
+from harness.analysis.dimensions import KEYS, SUMMARY_GROUPS
 from harness.analysis.engagement import LEVELS, distribution, thresholds_of, tier
 from harness.analysis.figures import (
     ChannelHealthEntry,
@@ -40,14 +41,6 @@ from harness.scenario.model import Scenario, resolved_matchups
 from harness.store.records import ChannelHealth
 
 HOUR, DAY = 3600.0, 86400.0
-GROUPINGS: dict[str, Callable[[Outcome], str]] = {
-    "industry": lambda o: o.probe.industry,
-    "category": lambda o: o.probe.category,
-    "mention": lambda o: o.probe.mention,
-    "persona": lambda o: o.probe.persona,
-    "channel": lambda o: o.probe.channel,
-    "week": lambda o: str(o.probe.week),
-}
 
 
 def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
@@ -81,7 +74,7 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
         leaderboard=tuple(_brand_entry(entry, names, by_brand[entry.key], window,
                                        scenario.report.fast_tier.total_seconds())
                           for entry in board),
-        groups={name: _group_entries(sent, key, answered) for name, key in GROUPINGS.items()},
+        groups={name: _group_entries(sent, KEYS[name], answered) for name in SUMMARY_GROUPS},
         mention_effect=_mention_effect(sent),
         time_to_reply=TimeToReply(
             overall=_curve_record(curve),

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from harness import __version__
+from harness.analysis.dimensions import CHART_GROUPS, METRICS
 from harness.platforms import REPLY_KINDS
 from harness.runner.limits import DEFAULT_PER_BRAND_PER_DAY, DEFAULT_TOTAL
 
@@ -111,11 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw one chart of a run: a metric by a grouping, titled and labelled, "
         "as PNG or SVG (by the file's suffix).")
     chart.add_argument("folder", metavar="DIR")
-    chart.add_argument("--metric", required=True,
-                       choices=("response_rate", "time_to_reply", "level"))
-    chart.add_argument("--by", required=True,
-                       choices=("brand", "industry", "category", "mention", "persona",
-                                "channel"))
+    chart.add_argument("--metric", required=True, choices=METRICS)
+    chart.add_argument("--by", required=True, choices=CHART_GROUPS)
     chart.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.svg")
     chart.set_defaults(handler=_lazy("harness.cli.results", "chart"))
 

@@ -26,6 +26,7 @@ from harness.report.files import json_text, write_csv
 from harness.report.fonts import advice, missing_glyphs
 from harness.report.poster import draw_poster
 from harness.scenario.model import Scenario
+from harness.scenario.types import MENTION_WORDS
 from harness.store.records import ReplyRecord
 from harness.store.sqlite import Store
 
@@ -113,7 +114,7 @@ def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
         head=summary.headline, leaderboard=summary.leaderboard, matchups=summary.matchups,
         groups=summary.groups, mention_effect=summary.mention_effect,
         engagement=summary.engagement, business_hours=summary.business_hours,
-        charts=charts, names=names, mention_words=charting.MENTION_WORDS,
+        charts=charts, names=names, mention_words=MENTION_WORDS,
         categories={c.id: c.label for c in scenario.categories},
         design_type=scenario.design.type, window=_window_words(window),
         examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
@@ -180,8 +181,7 @@ def _examples(outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[s
 def _methodology(scenario: Scenario, summary: Summary) -> str:
     head = summary.headline
     industries = len({b.industry for b in scenario.brands})
-    modes = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
-    named = ", ".join(modes[m] for m in dict.fromkeys(scenario.design.mentions))
+    named = ", ".join(MENTION_WORDS[m] for m in dict.fromkeys(scenario.design.mentions))
     design = ("the way of naming the brand changed week by week for every brand alike"
               if scenario.design.type == "replay" else
               "brands were split so that half started with each way of naming them")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
+from harness.analysis.dimensions import CHART_GROUPS, KEYS, METRICS, WORDS
 from harness.analysis.engagement import (
     DEFAULT_THRESHOLDS,
     LEVELS,
@@ -23,22 +24,12 @@ from harness.analysis.outcomes import Outcome
 from harness.analysis.survival import reply_curve
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults, series_colour
 from harness.scenario.model import Scenario
+from harness.scenario.types import MENTION_WORDS
 
-METRICS = ("response_rate", "time_to_reply", "level")
 MAX_BARS = 40  # a chart of more groups shows the ones with the most (or most answered) probes
 MAX_CURVES = 8
-GROUPS: dict[str, Callable[[Outcome], str]] = {
-    "brand": lambda o: o.probe.brand,
-    "industry": lambda o: o.probe.industry,
-    "category": lambda o: o.probe.category,
-    "mention": lambda o: o.probe.mention,
-    "persona": lambda o: o.probe.persona,
-    "channel": lambda o: o.probe.channel,
-}
-MENTION_WORDS = {"at": "@handle", "name": "brand name", "hashtag": "#hashtag"}
-GROUP_WORDS = {"brand": "brand", "industry": "industry", "category": "question category",
-               "mention": "how the brand was named", "persona": "shopper",
-               "channel": "channel"}
+GROUPS: dict[str, Callable[[Outcome], str]] = {name: KEYS[name] for name in CHART_GROUPS}
+GROUP_WORDS: dict[str, str] = {name: WORDS[name] for name in CHART_GROUPS}
 MAX_LABEL = 60
 LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
 """rcParams that draw every text as written: ``$...$`` in a brand name is not math (bad math

@@ -24,6 +24,9 @@ TIME_OF_DAY = r"([01]?[0-9]|2[0-3]):([0-5][0-9])"
 
 MentionMode = Literal["at", "name", "hashtag"]
 MENTION_MODES: tuple[MentionMode, ...] = get_args(MentionMode)
+MENTION_WORDS: dict[str, str] = {"at": "@handle", "name": "brand name",
+                                "hashtag": "#hashtag"}
+"""Each mention mode as a page or chart says it."""
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
