@@ -46,3 +46,21 @@ def test_the_generator_changes_nothing_else_and_checks(tmp_path: Path,
     assert copy.read_text(encoding="utf-8") == text
     assert main([str(copy), "--check"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_shopper_channels_shows_an_adapters_declared_settings(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.channels.docs import setting_rows
+    from harness.cli import main
+
+    assert main(["channels", "--settings", "email"]) == 0
+    out = capsys.readouterr().out
+    declared = [name for name, _, _ in setting_rows(get_adapter("email").settings_spec or ())]
+    assert "smtp.host" in declared and "password" in " ".join(declared)
+    lines = out.splitlines()
+    for name in declared:  # one row each, the name first
+        assert any(line.split()[:1] == [name] for line in lines), name
+    secret_rows = [line for line in lines if "{env: NAME}" in line]
+    assert secret_rows and all(line.split()[0].startswith("password") for line in secret_rows)
+    assert main(["channels", "--settings", "nope"]) == 2
+    assert "unknown adapter 'nope'" in capsys.readouterr().err

@@ -40,12 +40,14 @@ def settings_table(spec: Sequence[Setting] | None) -> str:
         return "No settings.\n"
     rows = [f"| `{name}` | {_cell(setting.type.label)} | {'yes' if setting.required else ''} "
             f"| {_default(setting)} | {'yes' if secret else ''} | {_cell(setting.help)} |\n"
-            for name, setting, secret in _rows(spec, "", False)]
+            for name, setting, secret in setting_rows(spec)]
     return HEADER + "".join(rows)
 
 
-def _rows(spec: Sequence[Setting], prefix: str,
-          secret: bool) -> Iterator[tuple[str, Setting, bool]]:
+def setting_rows(spec: Sequence[Setting], prefix: str = "",
+                 secret: bool = False) -> Iterator[tuple[str, Setting, bool]]:
+    """Each setting of ``spec`` and each field of a table setting, with its dotted name and
+    whether it is (or sits inside) a secret."""
     for setting in spec:
         name, hidden = prefix + setting.name, secret or setting.secret
         yield name, setting, hidden
@@ -53,7 +55,7 @@ def _rows(spec: Sequence[Setting], prefix: str,
         if isinstance(kind, PerPersona):
             kind, inner = kind.of, f"{name}.<persona>."
         if isinstance(kind, Table):
-            yield from _rows(kind.fields, inner, hidden)
+            yield from setting_rows(kind.fields, inner, hidden)
 
 
 def _default(setting: Setting) -> str:

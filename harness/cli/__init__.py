@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     channels.add_argument("--check", action="store_true",
                           help="also connect and log in as each persona, read-only, as a live "
                           "run does before it starts (nothing is posted or marked read)")
+    channels.add_argument("--settings", metavar="ADAPTER",
+                          help="show the settings ADAPTER takes: type, default, whether "
+                          "required or secret, and what each is")
     channels.set_defaults(handler=_lazy("harness.cli.channels", "channels"))
 
     log = commands.add_parser(

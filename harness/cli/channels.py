@@ -19,13 +19,17 @@ from zoneinfo import ZoneInfo
 from harness.channels.registry import AdapterError, adapter_names, get_adapter
 from harness.cli.output import table
 from harness.durations import format_duration
+from harness.errors import UsageError
 from harness.plan.probe import Probe
 from harness.scenario.model import Scenario
 from harness.session.readiness import channel_statuses
 
 
 def channels(args: argparse.Namespace) -> int:
-    """List the adapters; with a scenario, whether each of its channels is ready."""
+    """List the adapters; with a scenario, whether each of its channels is ready; with
+    ``--settings ADAPTER``, the settings that adapter takes."""
+    if args.settings:
+        return _settings(args.settings)
     rows = []
     for name in adapter_names():
         try:
@@ -49,6 +53,30 @@ def channels(args: argparse.Namespace) -> int:
         for warning in status.warnings:
             print(f"  {status.channel}: {warning}")
     return 0 if all(s.ready for s in statuses) else 1
+
+
+def _settings(name: str) -> int:
+    """The settings an adapter declares, as `docs/channels.md` shows them."""
+    from harness.channels.docs import setting_rows
+    from harness.channels.settings import Described
+
+    try:
+        adapter = get_adapter(name)
+    except AdapterError as exc:
+        raise UsageError(f"--settings {name}: {exc}") from None
+    if adapter.settings_spec is None:
+        print(f"{name}: takes any settings, and reads none")
+        return 0
+    rows = []
+    for setting_name, setting, secret in setting_rows(adapter.settings_spec):
+        default = setting.default
+        shown = (default.text if isinstance(default, Described) else "" if default is None
+                 else json.dumps(default))
+        rows.append((setting_name, setting.type.label, "yes" if setting.required else "",
+                     shown, "yes ({env: NAME})" if secret else "", setting.help))
+    print(f"Settings of adapter {name!r} (channels[].settings):")
+    print(table(("setting", "type", "required", "default", "secret", "what it is"), rows))
+    return 0
 
 
 def preflight(scenario: Scenario, probes: Sequence[Probe], folder: Path,
