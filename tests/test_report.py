@@ -65,11 +65,12 @@ def test_page_shows_every_brand_with_its_k_of_n(race: Path) -> None:
     html = (race / "report.html").read_text(encoding="utf-8")
     summary = json.loads((race / "summary.json").read_text(encoding="utf-8"))
     board = html.split("<h2>Leaderboard</h2>", 1)[1].split("</tbody>", 1)[0]
-    rows = re.findall(r'<tr><td class="num">(\d+)</td><td><bdi>([^<]*)</bdi></td>\s*'
+    rows = re.findall(r'<tr><td class="num">(\d+=?)</td><td><bdi>([^<]*)</bdi></td>\s*'
                       r'<td class="num">([^<]*)</td>', board)
     assert len(rows) == len(summary["leaderboard"]) == 14
     for (place, name, cell), row in zip(rows, summary["leaderboard"], strict=True):
         assert name == row["name"].replace("'", "&#39;"), place
+        assert place == f"{row['rank']}{'=' * row['tied']}"  # ties share a rank, marked
         shown = RATE_CELL.fullmatch(cell)
         assert shown, f"brand {row['name']}: {cell!r} is not k/n = p% (low%-high%)"
         k, n, pct, low, high = (int(g) for g in shown.groups())

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scipy.stats import fisher_exact
 
 from harness.analysis.outcomes import from_store
 from harness.analysis.summary import summarize
@@ -52,7 +53,17 @@ def test_every_brand_is_ranked_with_k_of_20_and_a_tier(summary: dict[str, Any]) 
     assert rates == sorted(rates, reverse=True)
     tiers = {row["name"]: row["tier"] for row in board}
     assert tiers["Starbucks"] == tiers["Visa"] == tiers["Apple"] == "no response"
-    assert tiers["Pepsi"] == "fast responders" and tiers["HP"] == "slow responders"
+    # a tier needs 5 replies: Pepsi's 4 fast ones and HP's 3 slow ones say too little
+    assert tiers["Bank of America"] == "fast responders"
+    assert tiers["The Home Depot"] == "slow responders"
+    assert tiers["Pepsi"] == tiers["HP"] == "too few replies to tell"
+    # brands with the same k of 20 share a rank, listed by id (as on the chart)
+    ranks = [(row["brand"], row["rank"], row["tied"]) for row in board]
+    assert ranks[5:8] == [("colgate", 6, True), ("mastercard", 6, True),
+                          ("mcdonalds", 6, True)]
+    assert [r for r in ranks if r[0] in ("apple", "starbucks", "visa", "walmart")] == [
+        ("apple", 11, True), ("starbucks", 11, True), ("visa", 11, True),
+        ("walmart", 11, True)]
 
 
 def test_category_shares_of_replies_are_labelled_and_add_up(summary: dict[str, Any]) -> None:
@@ -73,26 +84,37 @@ def test_the_at_effect_is_tested_overall_and_by_brand(summary: dict[str, Any]) -
 
 def test_matchups_engagement_and_hours(summary: dict[str, Any]) -> None:
     matchups = summary["matchups"]
-    close = "too close to call"
-    # (brands, their k of 20) -> (more replies, faster): only Bank of America and Home Depot
-    # are ahead by more than the intervals allow and faster by the log-rank test
+    close, few = "too close to call", "too few replies to compare speed"
+    # (brands, their k of 20) -> (more replies, faster among replies): with 20 messages a
+    # brand and seven matchups tested together, no rate difference here is clear (Home Depot's
+    # 7/20 against Walmart's 0/20 has p = 0.008 alone, 0.058 after Holm's correction), and only
+    # Wells Fargo and Bank of America both have the 5 replies a speed comparison needs
     assert {tuple(m["brands"]): ({c["brand"]: c["k"] for c in m["contenders"]},
                                  m["rate_verdict"], m["time_verdict"]) for m in matchups} == {
-        ("mcdonalds", "starbucks"): ({"mcdonalds": 2, "starbucks": 0}, close, close),
-        ("cocacola", "pepsi"): ({"cocacola": 1, "pepsi": 4}, close, close),
-        ("visa", "mastercard"): ({"visa": 0, "mastercard": 2}, close, close),
-        ("wellsfargo", "bankofamerica"): ({"wellsfargo": 5, "bankofamerica": 12},
-                                          "bankofamerica", "bankofamerica"),
-        ("walmart", "homedepot"): ({"walmart": 0, "homedepot": 7}, "homedepot", "homedepot"),
-        ("apple", "hp"): ({"apple": 0, "hp": 3}, close, close),
-        ("gillette", "colgate"): ({"gillette": 1, "colgate": 2}, close, close),
+        ("mcdonalds", "starbucks"): ({"mcdonalds": 2, "starbucks": 0}, close, few),
+        ("cocacola", "pepsi"): ({"cocacola": 1, "pepsi": 4}, close, few),
+        ("visa", "mastercard"): ({"visa": 0, "mastercard": 2}, close, few),
+        ("wellsfargo", "bankofamerica"): ({"wellsfargo": 5, "bankofamerica": 12}, close,
+                                          close),
+        ("walmart", "homedepot"): ({"walmart": 0, "homedepot": 7}, close, few),
+        ("apple", "hp"): ({"apple": 0, "hp": 3}, close, few),
+        ("gillette", "colgate"): ({"gillette": 1, "colgate": 2}, close, few),
     }
     assert all(c["n"] == 20 for m in matchups for c in m["contenders"])
-    p_values = {m["brands"][1]: m["time_p_value"] for m in matchups}
-    assert p_values["bankofamerica"] == pytest.approx(0.0275, abs=5e-4)
-    assert p_values["homedepot"] == pytest.approx(0.0039, abs=5e-4)
-    assert all(p >= 0.05 for brand, p in p_values.items()
-               if brand not in ("bankofamerica", "homedepot"))
+    by_leader = {m["leader"]: m for m in matchups}
+    home_depot = by_leader["homedepot"]
+    assert home_depot["rate_p_value"] == pytest.approx(fisher_exact([[7, 13], [0, 20]])[1])
+    raw = [m["rate_p_value"] for m in matchups]
+    assert home_depot["rate_p_adjusted"] == pytest.approx(
+        min(1.0, len(raw) * min(raw)))  # the smallest p, times the family's size
+    bank = by_leader["bankofamerica"]
+    assert bank["rate_p_value"] == pytest.approx(fisher_exact([[12, 8], [5, 15]])[1])
+    assert bank["difference"] == pytest.approx(0.35)
+    low, high = bank["difference_ci95"]
+    assert 0 < low < 0.35 < high < 1
+    assert bank["rate_p_adjusted"] > 0.05 and bank["rate_verdict"] == close
+    assert bank["faster"] in ("bankofamerica", "wellsfargo") and bank["speed_p_value"] > 0.05
+    assert summary["rules"]["alpha"] == 0.05 and summary["rules"]["min_replies"] == 5
     assert sum(summary["engagement"]["distribution"].values()) == 280
     hours = summary["business_hours"]
     assert sum(side["n"] for side in hours.values()) == 280

@@ -39,7 +39,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Summary, Path]:
     try:
         store.write(WriteBatch(health={h.channel: h for h in HEALTH}))
         build_report(store, folder / "report")
-        summary = summarize(from_store(store), scenario, store.channel_health().values())
+        summary = summarize(from_store(store), scenario, store.channel_health().values(),
+                            simulated=True)
     finally:
         store.close()
     return summary, folder / "report"
@@ -50,17 +51,21 @@ def test_summary_json_is_the_typed_summary_to_the_byte(run: tuple[Summary, Path]
     written = (report / "summary.json").read_text(encoding="utf-8")
     assert written == json_text(summary.to_json())
     assert list(json.loads(written)) == [
-        "scenario", "headline", "leaderboard", "groups", "mention_effect", "time_to_reply",
-        "engagement", "matchups", "business_hours", "channel_health"]
+        "summary_version", "simulated", "scenario", "headline", "leaderboard", "groups",
+        "mention_effect", "time_to_reply", "engagement", "rules", "matchups",
+        "business_hours", "channel_health"]
+    assert json.loads(written)["simulated"] is True
+    assert json.loads(written)["summary_version"] == 2
 
 
 def test_records_flatten_their_rate_as_before(run: tuple[Summary, Path]) -> None:
     summary, _ = run
     assert list(summary.leaderboard[0].to_json()) == [
         "brand", "name", "k", "n", "rate", "ci95", "median_among_replies_s", "replies_n",
-        "answered_within_1h", "restricted_mean_s", "tier"]
+        "answered_within_1h", "restricted_mean_s", "tier", "rank", "tied"]
     assert list(summary.matchups[0].contenders[0].to_json()) == [
-        "brand", "k", "n", "rate", "ci95", "restricted_mean_s"]
+        "brand", "k", "n", "rate", "ci95", "restricted_mean_s", "replies_n",
+        "median_among_replies_s"]
     answered = summary.headline.answered
     assert answered.ci95 is not None
     assert summary.headline.to_json()["answered"] == {

@@ -49,11 +49,17 @@ def distribution(outcomes: Iterable[Outcome],
     return {value: counts.get(value, 0) for value in range(6)}
 
 
-def tier(result: GroupResult, fast_s: float = 3600) -> str:
+TOO_FEW_TIER = "too few replies to tell"
+
+
+def tier(result: GroupResult, fast_s: float = 3600, min_replies: int = 1) -> str:
     """'fast responders' (median time among replies within ``fast_s``), 'slow responders',
-    or 'no response'."""
+    'no response', or, with fewer than ``min_replies`` replies, 'too few replies to tell' (a
+    median of one or two replies says little)."""
     if result.rate.k == 0 or result.median_latency_s is None:
         return "no response"
+    if result.rate.k < min_replies:
+        return TOO_FEW_TIER
     return "fast responders" if result.median_latency_s <= fast_s else "slow responders"
 
 

@@ -85,6 +85,9 @@ class ScenarioInfo(_Record):
     seed: int
     window_s: float
     """The observation window: how long after a message a reply still counts."""
+    design: str
+    """"replay" (every brand named the same way in the same week, as in 2013: the mention
+    mode follows the calendar) or "counterbalanced"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,12 @@ class LeaderboardEntry(_Record):
     """Estimated share of the brand's probes answered within an hour."""
     restricted_mean_s: float
     tier: str
-    """'fast responders', 'slow responders' or 'no response'."""
+    """'fast responders', 'slow responders', 'no response', or 'too few replies to tell'
+    (fewer than the report's ``min_replies``)."""
+    rank: int
+    """1 for the highest rate; brands with the same rate share a rank (1, 2, 2, 4)."""
+    tied: bool
+    """Whether another brand has the same rate (and so the same rank)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +223,9 @@ class ContenderEntry(_Record):
     brand: str
     answered: RateFigure = field(metadata=FLAT)
     restricted_mean_s: float
+    replies_n: int
+    """Replies within the window: what its speed is measured on."""
+    median_among_replies_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +236,41 @@ class MatchupEntry(_Record):
     names: tuple[str, ...]
     """The brands' display names, in the order of ``brands``."""
     contenders: tuple[ContenderEntry, ...]
+    leader: str | None
+    """The brand with the highest rate, tested against ``runner_up``."""
+    runner_up: str | None
+    difference: float | None
+    """The leader's rate minus the runner-up's."""
+    difference_ci95: tuple[float, float] | None
+    """Its 95% interval (Newcombe's hybrid score interval)."""
+    rate_test: str
+    rate_p_value: float | None
+    rate_p_adjusted: float | None
+    """Holm-adjusted over every matchup's rate test: the verdict compares this to alpha."""
     rate_verdict: str
-    """The brand id with clearly more replies, or "too close to call"."""
+    """The leader, when ``rate_p_adjusted`` is below alpha; else "too close to call"."""
+    faster: str | None
+    """The brand with the lowest median among replies, of those with enough replies."""
+    slower: str | None
+    speed_p_value: float | None
+    """Mann-Whitney U test of the times among replies; None: too few replies."""
+    speed_p_adjusted: float | None
     time_verdict: str
-    """The brand id clearly faster (log-rank test), or "too close to call"."""
-    time_p_value: float | None
-    """The log-rank test's p-value; None when there is nothing to test."""
+    """``faster`` when ``speed_p_adjusted`` is below alpha; "too close to call"; or "too few
+    replies to compare speed"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules(_Record):
+    """How the verdicts were reached: every verdict is a test at ``alpha``."""
+
+    alpha: float
+    rate_test: str
+    speed_test: str
+    correction: str
+    """How several matchups are tested at once (one family per question)."""
+    min_replies: int
+    """Replies each brand needs before its speed is compared or tiered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +310,15 @@ class ChannelHealthEntry(_Record):
 class Summary(_Record):
     """The race in numbers: what ``summary.json`` holds and the report shows."""
 
+    summary_version: int
+    """The shape of ``summary.json`` (docs/export.md); 2 since verdicts became tests."""
+    simulated: bool
+    """Whether the run was simulated (brand behaviour models on a virtual clock): then
+    nothing here is a finding about the real brands."""
     scenario: ScenarioInfo
     headline: Headline
     leaderboard: tuple[LeaderboardEntry, ...]
-    """Brands by response rate, highest first (ties: faster median reply first)."""
+    """Brands by response rate, highest first (ties share a rank, listed by id)."""
     groups: Mapping[str, tuple[GroupEntry, ...]]
     """Per grouping ("industry", "category", "mention", "persona", "channel", "week"), its
     groups sorted by name."""
@@ -281,6 +326,7 @@ class Summary(_Record):
     """Keyed "at_vs_name" and "at_vs_hashtag", where both modes were used."""
     time_to_reply: TimeToReply
     engagement: Engagement
+    rules: Rules
     matchups: tuple[MatchupEntry, ...]
     business_hours: Mapping[str, HoursSide]
     """Keyed "inside" and "outside" (a side with no probes is left out)."""

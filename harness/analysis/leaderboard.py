@@ -36,8 +36,8 @@ def group(outcomes: Iterable[Outcome], key: Callable[[Outcome], str]) -> list[Gr
 
 
 def leaderboard(outcomes: Iterable[Outcome]) -> list[GroupResult]:
-    """Brands by response rate (highest first), ties broken by faster median reply."""
+    """Brands by response rate, highest first; brands with the same rate are tied (they
+    share a rank, :func:`~harness.analysis.verdicts.competition_ranks`) and listed by id, the
+    order every chart and table uses. A median of one or two replies breaks no tie."""
     return sorted(group(outcomes, lambda o: o.probe.brand),
-                  key=lambda g: (-(g.rate.value or 0.0),
-                                 g.median_latency_s if g.median_latency_s is not None
-                                 else float("inf"), g.key))
+                  key=lambda g: (-(g.rate.value or 0.0), g.key))

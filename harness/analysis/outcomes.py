@@ -20,7 +20,7 @@ EXPORT_FIELDS = (
     "probe_id", "persona", "brand", "industry", "channel", "category", "mention", "week", "day",
     "scheduled_at", "sent_at", "status", "first_reply_at", "first_reply_kind", "latency_s",
     "responded", "late", "brand_replies", "auto_acks", "other_replies", "direct_message",
-    "email", "follow_ups_sent", "level", "level_coded", "text",
+    "email", "follow_ups_sent", "level", "level_coded", "text", "simulated",
 )
 
 
@@ -57,10 +57,12 @@ class Outcome:
             return 1
         return 2 if self.latency_s > quick_s else 3
 
-    def row(self, zone: tzinfo, quick_s: float = 3600,
-            slow_s: float = 86400) -> dict[str, object]:
-        """The export record (:data:`EXPORT_FIELDS`), times with their offset in ``zone``."""
+    def row(self, zone: tzinfo, quick_s: float = 3600, slow_s: float = 86400, *,
+            simulated: bool = False) -> dict[str, object]:
+        """The export record (:data:`EXPORT_FIELDS`), times with their offset in ``zone``;
+        ``simulated``: the run was a simulation (every row says so)."""
         record: dict[str, object] = {**self.probe.record(zone), **asdict(self)}
+        record["simulated"] = simulated
         del record["probe"]
         record["level"] = self.level(quick_s, slow_s)
         record["level_coded"] = None  # for a person coding the results (level 6 and checks)
@@ -131,6 +133,11 @@ def from_store(store: Store, replies: list[ReplyRecord] | None = None) -> list[O
     replies = store.replies() if replies is None else replies
     return outcomes(store.probes(), store.sends(), replies, store.closed(), window,
                     email_channels(meta))
+
+
+def is_simulated(meta: dict[str, str]) -> bool:
+    """Whether a run's store holds a simulated run (stores before 0.2 were all simulated)."""
+    return meta.get("run_mode", "simulated") == "simulated"
 
 
 def email_channels(meta: dict[str, str]) -> frozenset[str]:

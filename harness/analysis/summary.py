@@ -26,16 +26,18 @@ from harness.analysis.figures import (
     RateComparison,
     RateFigure,
     ReplyCurveRecord,
+    Rules,
     ScenarioInfo,
     Summary,
     TimeToReply,
 )
 from harness.analysis.hours_view import business_hours_view
 from harness.analysis.leaderboard import GroupResult, group, leaderboard
-from harness.analysis.matchups import matchup
+from harness.analysis.matchups import judge, matchup
 from harness.analysis.outcomes import Outcome
 from harness.analysis.rates import Rate
 from harness.analysis.survival import ReplyCurve, reply_curve
+from harness.analysis.verdicts import SPEED_TEST, TEST_NAMES, Ranked, competition_ranks
 from harness.hours import Hours
 from harness.scenario.model import Scenario, resolved_matchups
 from harness.store.records import ChannelHealth
@@ -43,10 +45,17 @@ from harness.store.records import ChannelHealth
 HOUR, DAY = 3600.0, 86400.0
 
 
+SUMMARY_VERSION = 2
+"""Version 2: verdicts are tests (``rules``, each matchup's tests and adjusted p-values),
+leaderboard ranks and ties, ``simulated``. See docs/export.md."""
+
+
 def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
-              health: Iterable[ChannelHealth] = ()) -> Summary:
+              health: Iterable[ChannelHealth] = (), *, simulated: bool = False) -> Summary:
     """The race in numbers (see the module docstring), with the channels' ``health`` (a
-    store's :meth:`~harness.store.sqlite.Store.channel_health`)."""
+    store's :meth:`~harness.store.sqlite.Store.channel_health`); ``simulated``: the run was
+    a simulation, and the summary says so."""
+    settings = scenario.report
     window = scenario.schedule.observation_window.total_seconds()
     sent = [o for o in outcomes if o.sent_at is not None]
     answered = sum(o.responded for o in sent)
@@ -56,8 +65,12 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
     by_brand: dict[str, list[Outcome]] = {}
     for outcome in sent:
         by_brand.setdefault(outcome.probe.brand, []).append(outcome)
+    ranks = competition_ranks([e.key for e in board], [e.rate.value or 0.0 for e in board])
     return Summary(
-        scenario=ScenarioInfo(scenario.name, scenario.title, scenario.seed, window),
+        summary_version=SUMMARY_VERSION,
+        simulated=simulated,
+        scenario=ScenarioInfo(scenario.name, scenario.title, scenario.seed, window,
+                              scenario.design.type),
         headline=Headline(
             planned=len(outcomes), sent=len(sent),
             answered=RateFigure.of(Rate(answered, len(sent))),
@@ -72,8 +85,8 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
             restricted_mean_s=curve.restricted_mean(),
         ),
         leaderboard=tuple(_brand_entry(entry, names, by_brand[entry.key], window,
-                                       scenario.report.fast_tier.total_seconds())
-                          for entry in board),
+                                       scenario, ranked)
+                          for entry, ranked in zip(board, ranks, strict=True)),
         groups={name: _group_entries(sent, KEYS[name], answered) for name in SUMMARY_GROUPS},
         mention_effect=_mention_effect(sent),
         time_to_reply=TimeToReply(
@@ -83,8 +96,10 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
                 for mode in sorted({o.probe.mention for o in sent})},
         ),
         engagement=Engagement(LEVELS, distribution(sent, thresholds_of(scenario.report))),
-        matchups=tuple(_matchup_entry(brands, sent, window, names)
-                       for brands in resolved_matchups(scenario)),
+        rules=Rules(settings.alpha, TEST_NAMES[settings.rate_test], SPEED_TEST,
+                    "Holm's step-down correction over all matchups, one family per question",
+                    settings.min_replies),
+        matchups=_matchup_entries(scenario, sent, window, names),
         business_hours={
             side: HoursSide(RateFigure.of(view.rate), view.answered_within_1h,
                             view.answered_within_1h_k, view.restricted_mean_s)
@@ -94,13 +109,16 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
 
 
 def _brand_entry(entry: GroupResult, names: dict[str, str], mine: Sequence[Outcome],
-                 window: float, fast_s: float) -> LeaderboardEntry:
+                 window: float, scenario: Scenario, ranked: Ranked) -> LeaderboardEntry:
     curve = reply_curve(mine, window)
+    settings = scenario.report
     return LeaderboardEntry(
         brand=entry.key, name=names.get(entry.key, entry.key),
         answered=RateFigure.of(entry.rate), median_among_replies_s=entry.median_latency_s,
         replies_n=entry.rate.k, answered_within_1h=curve.answered_within(HOUR),
-        restricted_mean_s=curve.restricted_mean(), tier=tier(entry, fast_s))
+        restricted_mean_s=curve.restricted_mean(),
+        tier=tier(entry, settings.fast_tier.total_seconds(), settings.min_replies),
+        rank=ranked.rank, tied=ranked.tied)
 
 
 def _group_entries(sent: Sequence[Outcome], key: Callable[[Outcome], str],
@@ -153,15 +171,25 @@ def _curve_record(curve: ReplyCurve) -> ReplyCurveRecord:
         restricted_mean_s=curve.restricted_mean())
 
 
-def _matchup_entry(brands: list[str], sent: Sequence[Outcome], window: float,
-                   names: dict[str, str]) -> MatchupEntry:
-    result = matchup(brands, sent, window)
-    return MatchupEntry(
+def _matchup_entries(scenario: Scenario, sent: Sequence[Outcome], window: float,
+                     names: dict[str, str]) -> tuple[MatchupEntry, ...]:
+    settings = scenario.report
+    groups = resolved_matchups(scenario)
+    results = judge([matchup(brands, sent, window, test=settings.rate_test,
+                             min_replies=settings.min_replies) for brands in groups],
+                    settings.alpha)
+    return tuple(MatchupEntry(
         brands=tuple(brands), names=tuple(names.get(b, b) for b in brands),
-        contenders=tuple(ContenderEntry(c.brand, RateFigure.of(c.rate), c.restricted_mean_s)
+        contenders=tuple(ContenderEntry(c.brand, RateFigure.of(c.rate), c.restricted_mean_s,
+                                        len(c.reply_times_s), c.median_among_replies_s)
                          for c in result.contenders),
-        rate_verdict=result.rate_verdict, time_verdict=result.time_verdict,
-        time_p_value=result.time_p_value)
+        leader=result.leader, runner_up=result.runner_up, difference=result.difference,
+        difference_ci95=result.difference_ci, rate_test=result.rate_test,
+        rate_p_value=result.rate_p_value, rate_p_adjusted=result.rate_p_adjusted,
+        rate_verdict=result.rate_verdict, faster=result.faster, slower=result.slower,
+        speed_p_value=result.speed_p_value, speed_p_adjusted=result.speed_p_adjusted,
+        time_verdict=result.time_verdict)
+        for brands, result in zip(groups, results, strict=True))
 
 
 def _hours(scenario: Scenario) -> dict[str, Hours]:

@@ -162,7 +162,7 @@ def status(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     """Write one record per probe."""
-    from harness.analysis.outcomes import from_store
+    from harness.analysis.outcomes import from_store, is_simulated
     from harness.scenario.model import Scenario
 
     target = writable_file(Path(args.output), "-o") if args.output else None
@@ -171,8 +171,10 @@ def export(args: argparse.Namespace) -> int:
         meta = store.meta()
         settings = Scenario.model_validate_json(meta["scenario_json"]).report
         zone = ZoneInfo(meta["timezone"])
+        simulated = is_simulated(meta)
         records = [o.row(zone, settings.quick_reply.total_seconds(),
-                         settings.slow_reply.total_seconds()) for o in from_store(store)]
+                         settings.slow_reply.total_seconds(), simulated=simulated)
+                   for o in from_store(store)]
     if target is not None:
         text = io.StringIO(newline="")
         _write_export(records, args.format, text)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.leaderboard import group, leaderboard
-from harness.analysis.outcomes import from_store
+from harness.analysis.outcomes import from_store, is_simulated
+from harness.analysis.verdicts import competition_ranks
 from harness.atomic import replace_atomically
 from harness.cli.output import printable, table
 from harness.cli.paths import writable_file, writable_folder
@@ -29,17 +30,23 @@ def print_race(folder: Path) -> None:
         store.close()
     sent = [o for o in results if o.sent_at is not None]
     responded = sum(o.responded for o in sent)
+    if is_simulated(meta):
+        print(f"\nSIMULATED (seed {meta.get('seed', '?')}): brand behaviour models on a virtual "
+              "clock, not replies from the real brands.")
     print(f"\n{printable(meta.get('title') or meta['name'])}")
     print(f"{responded} of {len(sent)} messages answered by the brand within the observation "
           f"window.\n")
     names = {b["id"]: b["name"] for b in json.loads(meta["scenario_json"])["brands"]}
     rows: list[tuple[object, ...]] = []
-    for rank, entry in enumerate(leaderboard(results), start=1):
+    board = leaderboard(results)
+    ranks = competition_ranks([e.key for e in board], [e.rate.value or 0.0 for e in board])
+    for ranked, entry in zip(ranks, board, strict=True):
         median = (f"{format_duration(entry.median_latency_s)} (n={entry.rate.k})"
                   if entry.median_latency_s is not None else "-")
         low, high = entry.rate.interval or (0.0, 0.0)
-        rows.append((rank, names.get(entry.key, entry.key), f"{entry.rate.k}/{entry.rate.n}",
-                     f"{entry.rate.value or 0:.0%}", f"{low:.0%}-{high:.0%}", median))
+        rows.append((f"{ranked.rank}{'=' * ranked.tied}", names.get(entry.key, entry.key),
+                     f"{entry.rate.k}/{entry.rate.n}", f"{entry.rate.value or 0:.0%}",
+                     f"{low:.0%}-{high:.0%}", median))
     print(table(("#", "brand", "answered", "rate", "95% CI", "median time among replies"),
                 rows, "rlrrrl"))
     print()
@@ -80,7 +87,8 @@ def chart(args: argparse.Namespace) -> int:
         raise UsageError(f"{target}: the chart file must end in .png or .svg")
     store = RunFolder(Path(args.folder)).open_store()
     try:
-        scenario = Scenario.model_validate_json(store.meta()["scenario_json"])
+        meta = store.meta()
+        scenario = Scenario.model_validate_json(meta["scenario_json"])
         results = from_store(store)
     finally:
         store.close()
@@ -92,6 +100,8 @@ def chart(args: argparse.Namespace) -> int:
         drawn = charts.chart(args.metric, args.by, results,
                              scenario.schedule.observation_window.total_seconds(), labels,
                              thresholds_of(scenario.report))
+        if is_simulated(meta):
+            drawn = charts.stamp_simulated(drawn, scenario.seed)
         _save_chart(drawn, target, image_format)
     print(f"{target}: {printable(drawn.title)}")
     say_warnings(advice(missing))

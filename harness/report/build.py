@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from harness.analysis.engagement import Thresholds, thresholds_of
 from harness.analysis.figures import RateFigure, Summary
-from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store
+from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store, is_simulated
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
 from harness.report import charts as charting
@@ -51,14 +51,17 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     scenario = Scenario.model_validate_json(meta["scenario_json"])
     replies = store.replies()
     outcomes = from_store(store, replies)
-    summary = summarize(outcomes, scenario, store.channel_health().values())
+    simulated = is_simulated(meta)
+    summary = summarize(outcomes, scenario, store.channel_health().values(),
+                        simulated=simulated)
     out.mkdir(parents=True, exist_ok=True)
     window = scenario.schedule.observation_window.total_seconds()
     names = {b.id: b.name for b in scenario.brands}
     labels = charting.labels_for(scenario)
     levels = thresholds_of(scenario.report)
     with missing_glyphs() as missing:
-        chart_files, embedded = _draw_charts(outcomes, window, labels, levels, out)
+        chart_files, embedded = _draw_charts(outcomes, window, labels, levels, out,
+                                             scenario.seed if simulated else None)
         html = out / "report.html"
         html.write_text(_page(scenario, summary, embedded, outcomes, replies, names),
                         encoding="utf-8")
@@ -69,14 +72,17 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     probes = out / "probes.csv"
     zone = ZoneInfo(scenario.timezone)
     with probes.open("w", encoding="utf-8", newline="") as handle:
-        write_csv([o.row(zone, levels.quick_s, levels.slow_s) for o in outcomes],
+        write_csv([o.row(zone, levels.quick_s, levels.slow_s, simulated=simulated)
+                   for o in outcomes],
                   EXPORT_FIELDS, handle)
     return ReportFiles(out, html, poster, summary_path, probes, chart_files, advice(missing))
 
 
 def _draw_charts(outcomes: list[Outcome], window: float, labels: dict[str, str],
-                 levels: Thresholds, out: Path) -> tuple[list[Path], dict[str, Markup]]:
-    """Every chart of the report, saved as PNG and SVG, and each one's figure for the page."""
+                 levels: Thresholds, out: Path,
+                 simulated_seed: int | None) -> tuple[list[Path], dict[str, Markup]]:
+    """Every chart of the report, saved as PNG and SVG, and each one's figure for the page
+    (stamped as simulated, with the seed, when ``simulated_seed`` is given)."""
     drawn = {
         "leaderboard": charting.chart("response_rate", "brand", outcomes, window, labels),
         "mention": charting.chart("response_rate", "mention", outcomes, window, labels),
@@ -87,6 +93,8 @@ def _draw_charts(outcomes: list[Outcome], window: float, labels: dict[str, str],
     chart_files: list[Path] = []
     embedded: dict[str, Markup] = {}
     for key, chart in drawn.items():
+        if simulated_seed is not None:
+            chart = charting.stamp_simulated(chart, simulated_seed)
         paths = charting.save(chart, out / "charts")
         chart_files.extend(paths)
         svg = next(p for p in paths if p.suffix == ".svg")
@@ -119,8 +127,9 @@ def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
         design_type=scenario.design.type, window=_window_words(window),
         examples=_examples(outcomes, replies, names), methodology=_methodology(scenario,
                                                                               summary),
-        rate=_rate, pct=_pct, frac=_frac, duration=_duration,
+        rate=_rate, pct=_pct, frac=_frac, duration=_duration, p=p_text, signed=_signed,
         verdict=lambda v: names.get(v, v), health=summary.channel_health,
+        rules=summary.rules, simulated=summary.simulated, seed=scenario.seed,
     )
 
 
@@ -143,6 +152,18 @@ def _rate(figure: RateFigure) -> str:
         return f"{figure.k}/{figure.n}"
     low, high = figure.ci95
     return f"{figure.k}/{figure.n} = {figure.rate:.0%} ({low:.0%}-{high:.0%})"
+
+
+def p_text(value: float | None) -> str:
+    """A p-value as a reader can take it: never "p = 0.000"."""
+    if value is None:
+        return "p: none"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _signed(value: float | None) -> str:
+    """A difference of rates in percentage points, with its sign."""
+    return "-" if value is None else f"{100 * value:+.0f} points"
 
 
 def _frac(k: int, n: int) -> str:

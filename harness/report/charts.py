@@ -258,6 +258,19 @@ def _of(shown: Sequence[object], every: Sequence[object] | set[str]) -> str:
     return f" ({len(shown)} of {len(every)} shown)" if len(shown) < len(every) else ""
 
 
+SIMULATED_STAMP = "SIMULATED (seed {seed}): brand behaviour models, not the real brands"
+
+
+def stamp_simulated(drawn: Chart, seed: int) -> Chart:
+    """Mark a chart of a simulated run as such, on the picture itself (a PNG or SVG taken
+    away from the page keeps it) and in its title and alt text."""
+    words = SIMULATED_STAMP.format(seed=seed)
+    drawn.figure.text(0.995, 0.005, words, ha="right", va="bottom", fontsize=8,
+                      fontweight="bold", color="white",
+                      bbox={"facecolor": INK, "edgecolor": "none", "pad": 2})
+    return drawn._replace(title=f"{drawn.title} [simulated]", alt=f"{words}. {drawn.alt}")
+
+
 def save(drawn: Chart, folder: Path) -> list[Path]:
     """Write the chart as PNG and SVG into ``folder``; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -281,4 +294,5 @@ def close(drawn: Chart) -> None:
     _pyplot().close(drawn.figure)
 
 
-__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "literal", "save", "timeline"]
+__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "literal", "save", "stamp_simulated",
+           "timeline"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.analysis.figures import RateFigure, Summary
+from harness.analysis.verdicts import TOO_CLOSE
 from harness.report.charts import LITERAL_TEXT, literal
 from harness.report.style import FAINT, INK, OKABE_ITO, matplotlib_defaults
 
@@ -68,9 +69,12 @@ def draw_poster(summary: Summary, path: Path) -> None:
     heading = summary.scenario.title or summary.scenario.name
     title = textwrap.wrap(literal(heading, 50 * TITLE_LINES), 50)[:TITLE_LINES]
     bar_height = 0.42 * len(board)
-    height = (0.45 + len(title) * _step(24) + 0.1 + _step(20) + _step(13, 0.25)
+    replay = summary.scenario.design == "replay"
+    stamp = _step(12, 0.2) if summary.simulated else 0.0
+    height = (0.45 + stamp + len(title) * _step(24) + 0.1 + _step(20) + _step(13, 0.25)
               + _step(15, 0.05) + bar_height + 0.55 + _step(15) + len(matchups) * _step(12)
-              + (0.15 + _step(15) + _step(12) if effect else 0.0) + _step(9, 0.1) + 0.3)
+              + (0.15 + _step(15) + _step(12) + (_step(12) if replay else 0.0)
+                 if effect else 0.0) + _step(9, 0.1) + _step(9) + 0.3)
     figure = plt.figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI)
     figure.patch.set_facecolor("white")
     y = 1.0 - 0.45 / height
@@ -81,6 +85,9 @@ def draw_poster(summary: Summary, path: Path) -> None:
         figure.text(0.05, y, text, fontsize=size, fontweight=weight, color=colour, va="top")
         y -= _step(size, gap) / height
 
+    if summary.simulated:
+        line(f"SIMULATED (seed {summary.scenario.seed}): brand behaviour models on a virtual "
+             "clock, not the real brands", 12, "bold", OKABE_ITO["vermillion"], gap=0.2)
     for number, text in enumerate(title):
         line(text, 24, "bold", gap=0.1 if number == len(title) - 1 else 0.0)
     line(f"{_rate_text(head.answered)} messages answered by the brand", 20, "bold",
@@ -121,21 +128,40 @@ def draw_poster(summary: Summary, path: Path) -> None:
         winner = match.rate_verdict
         winner = next((n for b, n in zip(match.brands, match.names, strict=True)
                        if b == winner), winner)
-        verdict = (winner if winner == "too close to call"
-                   else f"winner {literal(winner, NAME_LENGTH)}")
+        verdict = (winner if match.rate_verdict == TOO_CLOSE
+                   else f"more replies: {literal(winner, NAME_LENGTH)} "
+                        f"(adjusted p = {match.rate_p_adjusted or 0.0:.2g})")
         line(f"{' vs '.join(parts)}: {verdict}", 12)
 
     if effect:
         y -= 0.15 / height
-        clear = effect.fisher.p_value < 0.05
-        line("Naming the brand by its @handle " + ("mattered" if clear else
-                                                    "made no clear difference"), 15, "bold")
+        clear = effect.fisher.p_value < summary.rules.alpha
+        subject = ("The @handle weeks got more replies" if replay else
+                   "Naming the brand by its @handle mattered")
+        line(subject if clear else "Naming the brand by its @handle made no clear difference",
+             15, "bold")
         line(f"With @: {_rate_text(effect.fisher.first)}.  By name only: "
              f"{_rate_text(effect.fisher.second)}.  Fisher's exact test "
              f"p = {effect.fisher.p_value:.2g}.", 12)
+        if replay:
+            line("The mention mode followed the calendar week: a difference between weeks is "
+                 "mixed into it.", 12, colour=OKABE_ITO["grey"])
     y -= 0.1 / height
     line("Rates count replies from the brand's own accounts within the observation window; "
          "intervals are 95% Wilson intervals.", 9, colour=OKABE_ITO["grey"])
+    line(f"Verdicts: {summary.rules.rate_test} at the {summary.rules.alpha:g} level, Holm's "
+         "correction over all matchups; \"too close to call\": the data cannot tell them apart.",
+         9, colour=OKABE_ITO["grey"])
     with plt.rc_context({"savefig.bbox": "standard"}):  # exactly WIDTH_PX wide
-        figure.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+        figure.savefig(path, format="png", dpi=DPI, metadata=_metadata(summary, heading))
     plt.close(figure)
+
+
+def _metadata(summary: Summary, heading: str) -> dict[str, str | None]:
+    """The PNG's text chunks: its title, and for a simulated run a description saying so
+    (a picture taken away from the page keeps both)."""
+    metadata: dict[str, str | None] = {"Software": None, "Title": heading}
+    if summary.simulated:
+        metadata["Description"] = (f"SIMULATED (seed {summary.scenario.seed}): brand behaviour "
+                                   "models on a virtual clock, not the real brands")
+    return metadata

@@ -239,6 +239,15 @@ class ReportSettings(Model):
     fast_tier: Duration = Field(
         timedelta(hours=1),
         description="Brands whose median time among replies is within this are fast responders.")
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description=(
+        "The level of every verdict: with equal true rates, a winner is named in at most this "
+        "share of studies (matchups as one family, Holm's correction)."))
+    rate_test: Literal["fisher", "boschloo"] = Field(
+        "fisher", description="The exact test of two rates: Fisher's, or Boschloo's (more "
+        "powerful, slower).")
+    min_replies: int = Field(
+        5, ge=1, le=1000, description="Replies a brand needs before its speed is compared or "
+        "it is put in a speed tier.")
 
     @model_validator(mode="after")
     def _quick_before_slow(self) -> ReportSettings:
