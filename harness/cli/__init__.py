@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(handler=_lazy("harness.cli.inspect", "export"))
+    calibrate = commands.add_parser(
+        "calibrate", help="fit each brand's simulate: profile from a finished run",
+        description="Fit each brand's `simulate:` profile (reply chance per mention mode and "
+        "category, latency, off-hours and weekend behaviour, moves to DM or email, "
+        "acknowledgements) from a finished run, with 95% intervals, and write them as YAML "
+        "to paste into the next scenario (docs/calibration.md).")
+    calibrate.add_argument("folder", metavar="DIR")
+    calibrate.add_argument("-o", "--output", required=True, metavar="FILE",
+                           help="the profiles file to write (YAML)")
+    calibrate.set_defaults(handler=_lazy("harness.cli.calibrate", "calibrate"))
     report = commands.add_parser(
         "report", help="build the race report (HTML, poster, charts, CSV, JSON)",
         description="Build the report of a run folder: report.html (self-contained), "
