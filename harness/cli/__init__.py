@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument("--seed", type=_seed, help="override the scenario's seed")
     _max_probes_argument(race)
     race.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    race.add_argument("--replicates", type=_replicates, metavar="N",
+                      help="simulate N seeds (from --seed, default the scenario's) and show each "
+                      "figure's median and 95%% range and how often each matchup gets each "
+                      "verdict, beside the scenario's published figures if it has them; writes "
+                      "DIR/replicates.json")
     race.set_defaults(handler=_lazy("harness.cli.running", "race"), simulate=True)
 
     status = commands.add_parser(
@@ -244,6 +249,10 @@ def _whole_number(text: str, low: int, high: int | None, what: str) -> int:
 def _seed(text: str) -> int:
     return _whole_number(text, 0, MAX_SEED,
                          f"a seed is between 0 and {MAX_SEED:,} (as in the scenario file)")
+
+
+def _replicates(text: str) -> int:
+    return _whole_number(text, 1, 100_000, "--replicates is between 1 and 100,000")
 
 
 def _max_probes_argument(command: argparse.ArgumentParser) -> None:

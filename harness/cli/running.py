@@ -27,7 +27,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def race(args: argparse.Namespace) -> int:
-    """`shopper race SCENARIO`: simulate, then show the results."""
+    """`shopper race SCENARIO`: simulate, then show the results (with ``--replicates N``:
+    over N seeds)."""
+    if args.replicates:
+        from harness.cli.replicates import race_replicates
+
+        return race_replicates(args)
     result = _simulate(args)
     from harness.cli.results import print_race, say_warnings
     from harness.session.reports import write_report

@@ -19,9 +19,11 @@ from markupsafe import Markup
 from harness.analysis.engagement import Thresholds, thresholds_of
 from harness.analysis.figures import RateFigure, Summary
 from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store, is_simulated
+from harness.analysis.replay import figures, published_figures, with_differences
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
 from harness.report import charts as charting
+from harness.report.figure_words import label, shown
 from harness.report.files import json_text, write_csv
 from harness.report.fonts import advice, missing_glyphs
 from harness.report.poster import draw_poster
@@ -130,7 +132,20 @@ def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
         rate=_rate, pct=_pct, frac=_frac, duration=_duration, p=p_text, signed=_signed,
         verdict=lambda v: names.get(v, v), health=summary.channel_health,
         rules=summary.rules, simulated=summary.simulated, seed=scenario.seed,
+        published=_published(scenario, outcomes, names),
     )
+
+
+def _published(scenario: Scenario, outcomes: list[Outcome],
+               names: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The scenario's published figures beside this run's: (figure, published, this run)."""
+    published = scenario.report.published
+    if published is None:
+        return []
+    run = with_differences(figures(outcomes, [b.id for b in scenario.brands],
+                                   [c.id for c in scenario.categories]), published.differences)
+    return [(label(name, names), shown(name, value), shown(name, run.get(name)))
+            for name, value in published_figures(published).items()]
 
 
 def _isolated(text: object) -> Markup:

@@ -150,6 +150,22 @@ def _references(scenario: Scenario, report: Report) -> None:
             if chosen != "all":
                 for position, item in enumerate(chosen):
                     known(("channels", index, field, position), item, ids, what)
+    published = scenario.report.published
+    if published is not None:
+        where = ("report", "published")
+        for section, ids, what in (("replies", brand_ids, "brand"),
+                                   ("mean_among_replies", brand_ids, "brand"),
+                                   ("category_replies", category_ids, "category")):
+            for item in getattr(published, section):
+                known((*where, section, item), item, ids, what, key=True)
+        for pair in published.differences:
+            first, _, second = pair.partition(" vs ")
+            if not second:
+                report((*where, "differences", pair), "name two brands: 'first vs second'",
+                       key=True)
+            else:
+                for brand_id in (first, second):
+                    known((*where, "differences", pair), brand_id, brand_ids, "brand", key=True)
     seen: dict[str, int] = {}
     for index, matchup in enumerate(scenario.matchups or []):
         if len(matchup) < 2:

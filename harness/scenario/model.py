@@ -229,6 +229,24 @@ class Design(Model):
     )
 
 
+class Published(Model):
+    """Figures a past study published, to set beside a replay's (all optional)."""
+
+    source: str = Field("", description="Where the figures come from.")
+    answered: int | None = Field(None, ge=0, description="Messages the brands answered.")
+    answered_without_at: int | None = Field(
+        None, ge=0, description="Of those, messages that named the brand without its @handle.")
+    replies: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="Messages each brand (by id) answered.")
+    mean_among_replies: dict[str, Duration] = Field(
+        default_factory=dict, description="Each brand's mean time to reply among its replies.")
+    category_replies: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="Replies per category id.")
+    differences: dict[str, int] = Field(
+        default_factory=dict, description="'brand vs other': how many more messages the first "
+        "brand answered than the second (negative: fewer).")
+
+
 class ReportSettings(Model):
     """Thresholds the report uses (engagement levels and response tiers)."""
 
@@ -248,6 +266,9 @@ class ReportSettings(Model):
     min_replies: int = Field(
         5, ge=1, le=1000, description="Replies a brand needs before its speed is compared or "
         "it is put in a speed tier.")
+    published: Published | None = Field(
+        None, description="A past study's published figures: a replay's report and "
+        "`shopper race --replicates` set them beside the simulated ones.")
 
     @model_validator(mode="after")
     def _quick_before_slow(self) -> ReportSettings:
