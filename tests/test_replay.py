@@ -95,3 +95,32 @@ def test_the_ranges_are_nearest_rank_percentiles() -> None:
     assert (spreads["x"].low, spreads["x"].median, spreads["x"].high) == (2.0, 20.5, 39.0)
     assert spreads["y"].runs == 20 and spreads["y"].low == 2.0
     assert distribution([{"z": None}])["z"].median is None
+
+
+def _shared_profiles() -> str:
+    """The replay with both brands of each matchup following one profile: chatty enough that
+    speed is compared too (about 10 replies each)."""
+    import yaml
+
+    data = yaml.safe_load(REPLAY.read_text(encoding="utf-8"))
+    profile = {"reply": {"at": 0.7, "name": 0.3}, "latency": {"median": "40m", "spread": 1.0}}
+    for brand in data["brands"]:
+        brand["simulate"] = profile
+    del data["report"]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def test_brands_that_do_not_differ_get_a_winner_in_at_most_five_percent_of_studies() -> None:
+    scenario = load_scenario_text(_shared_profiles(), "shared.yaml")
+    seeds = 300
+    result = replicate(scenario, range(50_000, 50_000 + seeds))
+    for verdicts, ties in ((result.verdicts, "too close to call"),
+                           (result.speed_verdicts, "too close to call")):
+        named = sum(n for counts in verdicts.values() for v, n in counts.items() if v != ties)
+        judged = sum(sum(counts.values()) for counts in verdicts.values())
+        assert judged == 7 * seeds
+        # at most 5% of matchups (Holm keeps even the chance of any winner in a study there)
+        assert named / judged <= 0.05 + 3 * (0.05 * 0.95 / judged) ** 0.5, verdicts
+    compared = sum(n for counts in result.speed_verdicts.values() for v, n in counts.items()
+                   if v != "too few replies to compare speed")
+    assert compared > 0.9 * 7 * seeds  # speed was really tested, not skipped
