@@ -83,6 +83,10 @@ class Hours:
                 return max(moment, start).astimezone(UTC)
         raise ValueError("business hours have no working day")
 
+    def open_until(self, moment: datetime) -> datetime:
+        """The closing time of the day ``moment`` falls on (local date), in UTC."""
+        return self._interval(moment.astimezone(self.zone).date())[1].astimezone(UTC)
+
     def add(self, moment: datetime, work: timedelta) -> datetime:
         """When ``work`` counted only in opening hours, started at ``moment``, is done."""
         remaining = work

@@ -13,8 +13,8 @@ import pytest
 
 from .conftest import REPLAY, SMALL
 
-COMMANDS = ("validate", "plan", "schema", "run", "race", "status", "export", "report", "chart",
-            "channels", "log", "todo")
+COMMANDS = ("validate", "plan", "power", "schema", "run", "race", "status", "export", "report",
+            "chart", "channels", "log", "todo")
 
 
 def shopper(*args: str, cwd: Path | None = None,

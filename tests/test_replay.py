@@ -72,7 +72,7 @@ def test_replicates_is_refused_when_it_is_not_a_count(capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit) as exited:
         main(["race", str(REPLAY), "--replicates", "0"])
     assert exited.value.code == 2
-    assert "--replicates is between 1 and 100,000" in capsys.readouterr().err
+    assert "--replicates is between 1 and 1,000,000" in capsys.readouterr().err
 
 
 def test_published_figures_must_name_brands_and_categories_the_scenario_has() -> None:

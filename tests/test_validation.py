@@ -131,7 +131,9 @@ def test_shipped_scenarios_validate(tmp_path: Path) -> None:
     assert shipped
     result = validate(*shipped, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    # nothing on stderr but the warnings of designs too small to judge their matchups
+    assert all(line.startswith("shopper: warning: matchup ") and "power" in line
+               for line in result.stderr.splitlines()), result.stderr
     for path in shipped:
         assert f"{path}: ok (" in result.stdout
     assert list(tmp_path.iterdir()) == []

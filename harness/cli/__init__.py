@@ -59,6 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     _max_probes_argument(plan)
     plan.set_defaults(handler=_lazy("harness.cli.inspect", "plan"))
 
+    power = commands.add_parser(
+        "power", help="how often the design's verdicts would be right (simulated)",
+        description="Draw the scenario's design many times under its brands' simulate: "
+        "profiles and judge each replicate by the report's rules: per matchup the power, the "
+        "rate of false winners, the smallest difference detectable with 80% power, the "
+        "interval's width, coverage and bias; the mention effect's power. See docs/power.md.")
+    power.add_argument("scenario", metavar="SCENARIO")
+    power.add_argument("--replicates", type=_replicates, default=2000, metavar="N",
+                       help="replicates to draw (default 2000)")
+    power.add_argument("--alpha", type=_alpha, default=None, metavar="A",
+                       help="the verdicts' level (default: the scenario's report.alpha)")
+    power.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    power.add_argument("--vary", metavar="KEY=V1,V2",
+                       help="re-plan with each value of messages_per_brand_per_day or weeks")
+    power.add_argument("--chart", metavar="FILE", help="draw power against probes per "
+                       "brand to FILE.png or FILE.svg")
+    power.add_argument("--format", choices=("table", "json"), default="table")
+    power.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    power.set_defaults(handler=_lazy("harness.cli.power", "power"))
+
     schema = commands.add_parser(
         "schema", help="print the scenario JSON Schema (for editors)",
         description="Print the JSON Schema of scenario files, generated from the model. Point "
@@ -252,7 +272,17 @@ def _seed(text: str) -> int:
 
 
 def _replicates(text: str) -> int:
-    return _whole_number(text, 1, 100_000, "--replicates is between 1 and 100,000")
+    return _whole_number(text, 1, 1_000_000, "--replicates is between 1 and 1,000,000")
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"alpha is between 0 and 1, not {text}")
+    return value
 
 
 def _max_probes_argument(command: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from harness.cli.paths import writable_file
 from harness.errors import ScenarioError, UsageError
 from harness.report.files import write_csv, write_json
 from harness.runner.limits import STOP_FILE
+from harness.scenario.model import Scenario
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 
@@ -41,6 +42,7 @@ def validate(args: argparse.Namespace) -> int:
         probes = plan_size(scenario).probes  # counted, not expanded: validate stays small
         print(f"{name}: ok ({scenario.name}: {probes} probes, {len(scenario.brands)} brands,"
               f" {len(scenario.personas)} personas, {len(scenario.categories)} categories)")
+        _power_warnings(scenario)
     return 2 if failed else 0
 
 
@@ -71,7 +73,17 @@ def plan(args: argparse.Namespace) -> int:
         for name, counts in balance_tables(probes).items():
             out.write(_balance_text(name, counts) + "\n\n")
         out.write(f"{len(probes)} probes\n")
+    _power_warnings(scenario)
     return 0
+
+
+def _power_warnings(scenario: Scenario) -> None:
+    """On stderr: the matchups whose rate verdict has power under 0.8 under the brands'
+    simulate: profiles (see `shopper power`)."""
+    from harness.analysis.power import low_power_warnings
+
+    for line in low_power_warnings(scenario):
+        print(f"shopper: warning: {printable(line)}", file=sys.stderr)
 
 
 def _short(text: str, width: int = 60) -> str:

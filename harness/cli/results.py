@@ -66,7 +66,7 @@ def report(args: argparse.Namespace) -> int:
     files = write_report(folder, out)
     print(f"report: {files.html}\nposter: {files.poster}\ncharts: {out / 'charts'}\n"
           f"data:   {files.summary}, {files.probes}")
-    say_warnings(files.warnings)
+    say_warnings([*files.warnings, *files.power_notes])
     return 0
 
 

@@ -40,7 +40,7 @@ def race(args: argparse.Namespace) -> int:
     print_race(result.folder)
     files = write_report(result.folder, result.folder / "report")
     print(f"Report: {files.html}  Poster: {files.poster}")
-    say_warnings(files.warnings)
+    say_warnings([*files.warnings, *files.power_notes])
     return exit_status(result)
 
 

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from harness.analysis.engagement import Thresholds, thresholds_of
 from harness.analysis.figures import RateFigure, Summary
 from harness.analysis.outcomes import EXPORT_FIELDS, Outcome, from_store, is_simulated
+from harness.analysis.power import low_power_warnings
 from harness.analysis.replay import figures, published_figures, with_differences
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
@@ -45,6 +46,9 @@ class ReportFiles:
     charts: list[Path]
     warnings: list[str]
     """What the reader of the pictures should know (a script no installed font draws)."""
+    power_notes: list[str]
+    """Matchups the design is too small to judge (under the brands' profiles), also on the
+    page."""
 
 
 def build_report(store: Store, out: Path) -> ReportFiles:
@@ -61,11 +65,14 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     names = {b.id: b.name for b in scenario.brands}
     labels = charting.labels_for(scenario)
     levels = thresholds_of(scenario.report)
+    # A design too small to tell its brands apart says so wherever it is reported.
+    power_notes = low_power_warnings(scenario)
     with missing_glyphs() as missing:
         chart_files, embedded = _draw_charts(outcomes, window, labels, levels, out,
                                              scenario.seed if simulated else None)
         html = out / "report.html"
-        html.write_text(_page(scenario, summary, embedded, outcomes, replies, names),
+        html.write_text(_page(scenario, summary, embedded, outcomes, replies, names,
+                              power_notes),
                         encoding="utf-8")
         poster = out / "infographic.png"
         draw_poster(summary, poster)
@@ -77,7 +84,8 @@ def build_report(store: Store, out: Path) -> ReportFiles:
         write_csv([o.row(zone, levels.quick_s, levels.slow_s, simulated=simulated)
                    for o in outcomes],
                   EXPORT_FIELDS, handle)
-    return ReportFiles(out, html, poster, summary_path, probes, chart_files, advice(missing))
+    return ReportFiles(out, html, poster, summary_path, probes, chart_files, advice(missing),
+                       power_notes)
 
 
 def _draw_charts(outcomes: list[Outcome], window: float, labels: dict[str, str],
@@ -112,7 +120,8 @@ def _figure(svg: Path, chart: charting.Chart) -> Markup:
 
 
 def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
-          outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str]) -> str:
+          outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str],
+          power_notes: list[str]) -> str:
     environment = Environment(loader=PackageLoader("harness.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]),
                               keep_trailing_newline=True)
@@ -132,7 +141,7 @@ def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
         rate=_rate, pct=_pct, frac=_frac, duration=_duration, p=p_text, signed=_signed,
         verdict=lambda v: names.get(v, v), health=summary.channel_health,
         rules=summary.rules, simulated=summary.simulated, seed=scenario.seed,
-        published=_published(scenario, outcomes, names),
+        published=_published(scenario, outcomes, names), power_notes=power_notes,
     )
 
 

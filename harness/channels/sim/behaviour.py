@@ -1,5 +1,9 @@
 """How a simulated brand reacts to a message, from its scenario ``simulate:`` profile.
 
+The reply model itself (chance, delay, business-hours clock) is
+:mod:`harness.scenario.behaviour_model`, shared with the power analysis; this module adds the
+draws, the auto-acknowledgements, the DM and email moves and the texts.
+
 Every random draw is derived from a hash of the run seed, the probe and the step, and all of
 them are drawn whatever the outcome, so a brand's reaction to a message
 does not depend on what else happened, in what order, or whether the run was resumed.
@@ -14,7 +18,7 @@ from datetime import datetime, timedelta
 from statistics import NormalDist
 from typing import NamedTuple
 
-from harness.hours import Hours
+from harness.scenario.behaviour_model import ReplyClock, delay, reply_chance
 from harness.scenario.model import Brand
 
 DM_TEXT = ("Hi {name}, we'd like to help. Could you send us a phone number or email address "
@@ -50,12 +54,7 @@ class BrandBehaviour:
         self.brand = brand
         self.profile = brand.simulate
         self.seed = seed
-        hours = brand.business_hours
-        days = list(hours.days)
-        if self.profile.weekends == "answer":
-            days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        self.hours = Hours.of(days, hours.open, hours.close, zone)
-        self.working_days = Hours.of(hours.days, hours.open, hours.close, zone)
+        self.clock = ReplyClock(brand, zone)
 
     def react(self, message: Stimulus) -> list[Reaction]:
         """Everything the brand will send in response to ``message``."""
@@ -66,27 +65,17 @@ class BrandBehaviour:
         text = profile.texts[int(text_draw * len(profile.texts))]
 
         sent = message.created_at
-        business_day = self.working_days.is_business_day(sent)
-        if not business_day and profile.weekends == "ignore":
+        if self.clock.ignores(sent):
             return []
         reactions = []
         if profile.auto_ack and ack_draw < profile.auto_ack.probability:
             reactions.append(Reaction(_whole(sent + profile.auto_ack.after), profile.auto_ack.kind,
                                       profile.auto_ack.text, automated=True))
-        if message.step == 0:
-            chance = profile.reply.get(message.mention, 0.0)  # type: ignore[call-overload]
-            chance *= profile.category.get(message.category, 1.0)
-        else:
-            chance = profile.follow_up_reply
-        if reply_draw >= min(chance, 1.0):
+        chance = reply_chance(profile, message.mention, message.category, message.step)
+        if reply_draw >= chance:
             return reactions
-        delay = self._delay(delay_draw)
-        if profile.off_hours == "queue":
-            replied = self.hours.add(sent, delay)
-        elif not business_day and profile.weekends == "queue":
-            replied = self.working_days.next_open(sent) + delay
-        else:
-            replied = sent + delay
+        replied = self.clock.replied_at(sent, delay(profile.latency,
+                                                    _NORMAL.inv_cdf(delay_draw)))
         replied = _whole(replied)
         reactions.append(Reaction(replied, "public_reply", text))
         if message.step == 0 and dm_draw < profile.direct_message:
@@ -98,12 +87,6 @@ class BrandBehaviour:
                 _whole(replied + timedelta(hours=2) * math.exp(_NORMAL.inv_cdf(email_delay_draw))),
                 "email", EMAIL_TEXT.format(name=message.persona_name)))
         return reactions
-
-    def _delay(self, draw: float) -> timedelta:
-        latency = self.profile.latency
-        delay = latency.median * math.exp(latency.spread * _NORMAL.inv_cdf(draw))
-        return max(delay, latency.minimum)
-
 
 _NORMAL = NormalDist()
 _EIGHT_WORDS = struct.Struct(">8Q")
