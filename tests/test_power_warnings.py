@@ -36,6 +36,12 @@ def test_the_report_says_so(tmp_path: Path) -> None:
     html = files.html.read_text(encoding="utf-8")
     assert "Too few messages to tell these brands apart" in html
     assert html.count("power 0.") >= len(notes)
+    # the @ effect of a replay is never shown without its caveat, on the picture itself
+    for name in ("response_rate_by_mention", "time_to_reply_by_mention"):
+        svg = (folder / "report" / "charts" / f"{name}.svg").read_text(encoding="utf-8")
+        assert "mention mode followed the calendar week" in svg, name
+    assert "followed the calendar week" not in (
+        folder / "report" / "charts" / "response_rate_by_brand.svg").read_text(encoding="utf-8")
 
 
 def test_a_design_with_power_gives_no_warning() -> None:

@@ -100,6 +100,8 @@ def chart(args: argparse.Namespace) -> int:
         drawn = charts.chart(args.metric, args.by, results,
                              scenario.schedule.observation_window.total_seconds(), labels,
                              thresholds_of(scenario.report))
+        if args.by == "mention" and scenario.design.type == "replay":
+            drawn = charts.footnote(drawn, charts.REPLAY_MENTION_NOTE)
         if is_simulated(meta):
             drawn = charts.stamp_simulated(drawn, scenario.seed)
         _save_chart(drawn, target, image_format)

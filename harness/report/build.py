@@ -69,7 +69,8 @@ def build_report(store: Store, out: Path) -> ReportFiles:
     power_notes = low_power_warnings(scenario)
     with missing_glyphs() as missing:
         chart_files, embedded = _draw_charts(outcomes, window, labels, levels, out,
-                                             scenario.seed if simulated else None)
+                                             scenario.seed if simulated else None,
+                                             scenario.design.type == "replay")
         html = out / "report.html"
         html.write_text(_page(scenario, summary, embedded, outcomes, replies, names,
                               power_notes),
@@ -89,8 +90,8 @@ def build_report(store: Store, out: Path) -> ReportFiles:
 
 
 def _draw_charts(outcomes: list[Outcome], window: float, labels: dict[str, str],
-                 levels: Thresholds, out: Path,
-                 simulated_seed: int | None) -> tuple[list[Path], dict[str, Markup]]:
+                 levels: Thresholds, out: Path, simulated_seed: int | None,
+                 replay: bool) -> tuple[list[Path], dict[str, Markup]]:
     """Every chart of the report, saved as PNG and SVG, and each one's figure for the page
     (stamped as simulated, with the seed, when ``simulated_seed`` is given)."""
     drawn = {
@@ -103,6 +104,8 @@ def _draw_charts(outcomes: list[Outcome], window: float, labels: dict[str, str],
     chart_files: list[Path] = []
     embedded: dict[str, Markup] = {}
     for key, chart in drawn.items():
+        if key in ("mention", "time") and replay:
+            chart = charting.footnote(chart, charting.REPLAY_MENTION_NOTE)
         if simulated_seed is not None:
             chart = charting.stamp_simulated(chart, simulated_seed)
         paths = charting.save(chart, out / "charts")

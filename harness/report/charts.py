@@ -271,6 +271,17 @@ def stamp_simulated(drawn: Chart, seed: int) -> Chart:
     return drawn._replace(title=f"{drawn.title} [simulated]", alt=f"{words}. {drawn.alt}")
 
 
+def footnote(drawn: Chart, words: str) -> Chart:
+    """A note drawn at the chart's foot (bottom left) and added to its alt text: what a reader
+    of the picture alone must know."""
+    drawn.figure.text(0.005, 0.005, words, ha="left", va="bottom", fontsize=8, color=INK)
+    return drawn._replace(alt=f"{drawn.alt} Note: {words}")
+
+
+REPLAY_MENTION_NOTE = ("In this replay the mention mode followed the calendar week: a "
+                       "difference between weeks is mixed into it.")
+
+
 def save(drawn: Chart, folder: Path) -> list[Path]:
     """Write the chart as PNG and SVG into ``folder``; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -294,5 +305,5 @@ def close(drawn: Chart) -> None:
     _pyplot().close(drawn.figure)
 
 
-__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "literal", "save", "stamp_simulated",
-           "timeline"]
+__all__ = ["GROUPS", "METRICS", "Chart", "chart", "close", "footnote", "literal", "save",
+           "stamp_simulated", "timeline"]
