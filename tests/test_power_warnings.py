@@ -23,7 +23,7 @@ def test_validate_warns_of_low_power_and_still_passes(capsys: pytest.CaptureFixt
     assert ": ok (" in captured.out
     warned = [line for line in captured.err.splitlines() if "power" in line]
     assert len(warned) == len(low_power_warnings(load_scenario(REPLAY))) >= 6
-    assert all(line.startswith("shopper: warning: matchup ") for line in warned)
+    assert all(line.startswith(f"{REPLAY}: warning: matchup ") for line in warned)
 
 
 def test_the_report_says_so(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from harness.atomic import write_atomically
@@ -23,9 +23,14 @@ from harness.scenario.model import Scenario
 from harness.store.folder import RunFolder
 from harness.store.sqlite import Store
 
+if TYPE_CHECKING:
+    from harness.plan.balance import BalanceTables
+
 
 def validate(args: argparse.Namespace) -> int:
-    """Check each scenario; print every problem; exit 2 if any file has one."""
+    """Check each scenario; print every problem; exit 2 if any file has one. A valid file's
+    plan warnings (where it cannot be balanced) follow its `ok` line, on standard output."""
+    from harness.plan.caveats import plan_warnings
     from harness.plan.size import plan_size
     from harness.session.scenarios import load_scenario
 
@@ -42,59 +47,94 @@ def validate(args: argparse.Namespace) -> int:
         probes = plan_size(scenario).probes  # counted, not expanded: validate stays small
         print(f"{name}: ok ({scenario.name}: {probes} probes, {len(scenario.brands)} brands,"
               f" {len(scenario.personas)} personas, {len(scenario.categories)} categories)")
-        _power_warnings(scenario)
+        # warnings on stderr, each naming its file: the design's caveats, then its power
+        for warning in plan_warnings(scenario):
+            print(f"{name}: warning: {printable(warning)}", file=sys.stderr)
+        _power_warnings(scenario, f"{name}: warning: ")
     return 2 if failed else 0
 
 
 def plan(args: argparse.Namespace) -> int:
-    """Print the plan as a table with balance tables, or as CSV/JSON data."""
+    """Print the plan as a table with balance tables and warnings, or as CSV/JSON data."""
     from harness.plan.balance import balance_tables
+    from harness.plan.caveats import plan_warnings
     from harness.plan.expand import build_plan
     from harness.plan.probe import PLAN_FIELDS
+    from harness.scenario.model import resolved_matchups
     from harness.session.scenarios import load_scenario
 
     scenario = load_scenario(args.scenario, max_probes=args.max_probes)
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
     probes = build_plan(scenario)
+    warnings = plan_warnings(scenario)
     zone = ZoneInfo(scenario.timezone)
     records = [p.record(zone) for p in probes]
     out = sys.stdout
     if args.format == "json":
         write_json({"scenario": scenario.name, "seed": scenario.seed, "probes": records,
-                    "balance": balance_tables(probes)}, out)
+                    "balance": balance_tables(probes, resolved_matchups(scenario)),
+                    "warnings": warnings}, out)
     elif args.format == "csv":
         write_csv(records, PLAN_FIELDS, out)
+        for warning in warnings:  # not in the data: on standard error
+            print(f"warning: {warning}", file=sys.stderr)
     else:
         rows = [(r["probe_id"], r["scheduled_at"], r["persona"], r["brand"], r["channel"],
                  r["category"], r["mention"], _short(str(r["text"]))) for r in records]
         out.write(table(("probe", "scheduled_at", "persona", "brand", "channel", "category",
                          "mention", "text"), rows) + "\n\n")
-        for name, counts in balance_tables(probes).items():
-            out.write(_balance_text(name, counts) + "\n\n")
+        out.write(_balance_text(balance_tables(probes, resolved_matchups(scenario))))
+        if warnings:
+            out.writelines(f"warning: {warning}\n" for warning in warnings)
+            out.write("\n")
         out.write(f"{len(probes)} probes\n")
     _power_warnings(scenario)
     return 0
 
 
-def _power_warnings(scenario: Scenario) -> None:
+def _power_warnings(scenario: Scenario, prefix: str = "shopper: warning: ") -> None:
     """On stderr: the matchups whose rate verdict has power under 0.8 under the brands'
     simulate: profiles (see `shopper power`)."""
     from harness.analysis.power import low_power_warnings
 
     for line in low_power_warnings(scenario):
-        print(f"shopper: warning: {printable(line)}", file=sys.stderr)
+        print(f"{prefix}{printable(line)}", file=sys.stderr)
 
 
 def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _balance_text(name: str, counts: dict[str, dict[str, int]]) -> str:
+def _balance_text(tables: BalanceTables) -> str:
+    """The balance tables as text, each followed by a blank line."""
+    parts = [_simple_text(f"Probes per brand and {name}", counts) for name, counts in
+             (("category", tables["category"]), ("persona", tables["persona"]),
+              ("mention", tables["mention"]))]
+    crossed = tables["persona_mention"]
+    modes = sorted({m for rows in crossed.values() for row in rows.values() for m in row})
+    rows = [(brand, persona, *(row.get(m, 0) for m in modes))
+            for brand, personas in crossed.items() for persona, row in personas.items()]
+    parts.append("Probes per brand, persona and mention\n"
+                 + table(("brand", "persona", *modes), rows, "ll" + "r" * len(modes)))
+    together, shared = tables["partner_days"], tables["partner_category"]
+    if together:
+        categories = sorted({c for row in shared.values() for c in row})
+        rows = [(pair, counts["days"], counts["same_category"],
+                 *(shared[pair].get(c, 0) for c in categories))
+                for pair, counts in together.items()]
+        parts.append("Matchup partners, in days (days: both are sent messages; same: two of "
+                     "their messages with the same number ask the same category; per category: "
+                     "both ask it)\n"
+                     + table(("partners", "days", "same", *categories), rows,
+                             "l" + "r" * (len(categories) + 2)))
+    return "".join(part + "\n\n" for part in parts)
+
+
+def _simple_text(title: str, counts: dict[str, dict[str, int]]) -> str:
     columns = sorted({c for row in counts.values() for c in row})
     rows = [(brand, *(row.get(c, 0) for c in columns)) for brand, row in counts.items()]
-    return f"Probes per brand and {name}\n" + table(("brand", *columns), rows,
-                                                   "l" + "r" * len(columns))
+    return f"{title}\n" + table(("brand", *columns), rows, "l" + "r" * len(columns))
 
 
 def schema(args: argparse.Namespace) -> int:

@@ -86,9 +86,43 @@ def _offset(moment: datetime, zone: ZoneInfo) -> timedelta:
     return offset
 
 
+MIN_GAP = timedelta(hours=1)
+"""The usual least time between two messages to one brand on one day (see :func:`day_gap`)."""
+
+
+def day_gap(window_seconds: int, count: int) -> int:
+    """The least gap, in seconds, between ``count`` messages to one brand in a window of
+    ``window_seconds``: :data:`MIN_GAP`, or less when the gaps would take more than half the
+    window (so the times stay spread at random): ``window // (2 x (count - 1))``."""
+    if count < 2:
+        return 0
+    return min(int(MIN_GAP.total_seconds()), window_seconds // (2 * (count - 1)))
+
+
+def send_times(rng: random.Random, window: Window, count: int) -> list[datetime]:
+    """``count`` whole seconds of a window from :func:`send_window`, in order, uniformly at
+    random among those at least :func:`day_gap` apart.
+
+    Draws ``count`` seconds in the window shortened by the ``count - 1`` gaps, sorts them and
+    moves the *i*-th on by *i* gaps. One time is one uniform draw, as :func:`send_time`.
+    """
+    total = sum(length for _, length in window)
+    gap = day_gap(total, count)
+    span = total - (count - 1) * gap
+    draws = sorted(rng.randrange(span) for _ in range(count))
+    if len(window) == 1:  # the usual day: one span
+        first = window[0][0]
+        return [first + timedelta(seconds=second + i * gap) for i, second in enumerate(draws)]
+    return [_moment(window, second + i * gap) for i, second in enumerate(draws)]
+
+
 def send_time(rng: random.Random, window: Window) -> datetime:
     """A uniformly random whole second in a window from :func:`send_window`."""
-    second = rng.randrange(sum(length for _, length in window))
+    return _moment(window, rng.randrange(sum(length for _, length in window)))
+
+
+def _moment(window: Window, second: int) -> datetime:
+    """The ``second``-th second of a window (its spans laid end to end)."""
     for first, length in window:
         if second < length:
             return first + timedelta(seconds=second)

@@ -8,13 +8,15 @@ persona per probe.
   equally often overall.
 - Categories form a Latin square: each brand cycles through every category, and when a week
   holds a whole number of cycles the cycle is shifted by one each week, so no brand asks the
-  same category on the same weekday every week.
+  same category on the same weekday every week. The brands of a matchup start the cycle
+  ``stride`` apart (:func:`category_offsets`), so partners ask different categories on every
+  day when there are enough of them.
 - Channels rotate within each category, so every category reaches every channel.
-- Personas are dealt in turn along each brand's slots sorted by channel, category and time, so
-  each brand gets each persona as equally as the numbers allow (to within one when all its
-  channels have the same personas), and each persona each category.
+- Personas: see :mod:`harness.plan.personas`.
 
-All choices are seeded: the same scenario and seed give the same plan.
+A replay with one message a day keeps the deal of earlier versions (:func:`legacy_deal`): it
+reproduces the 2013 plan exactly. All choices are seeded: the same scenario and seed give the
+same plan.
 """
 
 from __future__ import annotations
@@ -54,16 +56,56 @@ def mention_for(modes: Sequence[str], offset: int, week: int) -> str:
     return modes[(week + offset) % len(modes)]
 
 
-def category_index(slot: int, brand_rank: int, week: int, categories: int,
+def legacy_deal(scenario: Scenario) -> bool:
+    """Whether the plan deals categories and personas as earlier versions did: a replay with
+    one message a day (categories by brand rank, personas in turn by category; see
+    :func:`deal_personas`)."""
+    return scenario.design.type == "replay" and scenario.schedule.messages_per_brand_per_day == 1
+
+
+def category_stride(categories: int, partners: int, per_day: int) -> int:
+    """How far apart in the category cycle the brands of a matchup of ``partners`` start: a
+    day's worth of messages (``per_day``) when every partner's day fits in the cycle apart
+    from the others', else as far as fits, at least one."""
+    return max(1, min(per_day, categories // partners))
+
+
+def category_offsets(scenario: Scenario, rng: random.Random, categories: int) -> dict[str, int]:
+    """Per brand, where its category cycle starts.
+
+    Matchups in a seeded order, the brands of each in a seeded order, then the brands in no
+    matchup: consecutive brands start :func:`category_stride` apart, on one running count from
+    a seeded point. So the partners of a matchup with no more brands than categories ask
+    different categories with every message number of every day.
+    """
+    per_day = scenario.schedule.messages_per_brand_per_day
+    groups = [list(matchup) for matchup in resolved_matchups(scenario)]
+    rng.shuffle(groups)
+    grouped = {b for matchup in groups for b in matchup}
+    groups += [[b.id] for b in scenario.brands if b.id not in grouped]
+    offsets: dict[str, int] = {}
+    dealt = rng.randrange(categories)
+    for members in groups:
+        rng.shuffle(members)
+        stride = category_stride(categories, len(members), per_day)
+        for brand_id in members:
+            offsets[brand_id] = dealt % categories
+            dealt += stride
+    return offsets
+
+
+def category_index(slot: int, offset: int, week: int, categories: int,
                    slots_per_week: int) -> int:
-    """Latin-square category of a brand's ``slot``-th message (counted over the whole run)."""
+    """Latin-square category of a brand's ``slot``-th message (counted over the whole run),
+    its cycle starting at ``offset`` (the brand's rank in a legacy deal)."""
     shift = week if slots_per_week % categories == 0 else 0
-    return (slot + brand_rank + shift) % categories
+    return (slot + offset + shift) % categories
 
 
 def deal_personas(slots: Sequence[tuple[int, ...]], personas: Sequence[str],
                   start: int) -> list[str]:
-    """Personas for slots, dealt in turn along the slots sorted by their keys.
+    """Personas for slots, dealt in turn along the slots sorted by their keys (the legacy
+    deal, :func:`legacy_deal`).
 
     ``slots`` are sort keys such as ``(category rank, time order)``; dealing starts at
     persona ``start``. Consecutive runs of equal leading keys get personas as evenly as

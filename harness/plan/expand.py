@@ -7,14 +7,17 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from harness.plan.calendar import send_dates, send_time, send_window
+from harness.plan.calendar import send_dates, send_times, send_window
 from harness.plan.design import (
     category_index,
+    category_offsets,
     deal_personas,
+    legacy_deal,
     mention_for,
     mention_modes,
     mention_offsets,
 )
+from harness.plan.personas import Need, deal_balanced
 from harness.plan.probe import FollowUpStep, Probe
 from harness.scenario import templates
 from harness.scenario.model import Category, Channel, Scenario
@@ -46,6 +49,11 @@ def build_plan(scenario: Scenario) -> list[Probe]:
         channel.id: [p for p in persona_order if p in set(personas_for_channel(scenario, channel))]
         for channel in scenario.channels
     }
+    legacy = legacy_deal(scenario)
+    starts = ({b.id: brand_rank[i] for i, b in enumerate(scenario.brands)} if legacy
+              else category_offsets(scenario, rng, len(categories)))
+    persona_index = {p: i for i, p in enumerate(persona_order)}
+    eligible_index = {c: [persona_index[p] for p in ps] for c, ps in eligible.items()}
 
     drafts: list[tuple[datetime, int, int, dict[str, Any]]] = []
     for b_pos, brand in enumerate(scenario.brands):
@@ -54,30 +62,33 @@ def build_plan(scenario: Scenario) -> list[Probe]:
         slots: list[_Slot] = []
         occurrences: dict[str, int] = {}
         time_rng = random.Random(f"{seed}:time:{brand.id}")
+        week_modes = [mention_for(modes, offsets[brand.id], w) for w in range(schedule.weeks)]
         for d_pos, (week, day) in enumerate(dates):
-            times = sorted(send_time(time_rng, windows[d_pos]) for _ in range(per_day))
+            times = send_times(time_rng, windows[d_pos], per_day)
             for k, moment in enumerate(times):
                 number = d_pos * per_day + k
-                category = categories[category_index(number, rank, week, len(categories),
-                                                     slots_per_week)]
+                category = categories[category_index(number, starts[brand.id], week,
+                                                     len(categories), slots_per_week)]
                 occurrence = occurrences.get(category.id, 0)
                 occurrences[category.id] = occurrence + 1
                 channel = brand_channels[(occurrence + category_rank[category.id] + rank)
                                          % len(brand_channels)]
-                slots.append(_Slot(week, d_pos, day, k, moment, category, channel, occurrence))
-        # Deal personas along the slots sorted by channel, category and time, one running deal.
-        dealt = rank
-        assigned: dict[int, str] = {}
-        for channel in brand_channels:
-            indexes = [i for i, s in enumerate(slots) if s.channel.id == channel.id]
-            keys = [(category_rank[slots[i].category.id], i) for i in indexes]
-            chosen = deal_personas(keys, eligible[channel.id], dealt)
-            assigned.update(zip(indexes, chosen, strict=True))
-            dealt += len(indexes)
+                slots.append(_Slot(week, d_pos, day, k, moment, category, channel, occurrence,
+                                   week_modes[week]))
+        if legacy:
+            assigned = _legacy_personas(slots, brand_channels, eligible, category_rank, rank)
+        elif all(len(eligible[c.id]) == 1 for c in brand_channels):  # nothing to choose
+            assigned = [eligible[s.channel.id][0] for s in slots]
+        else:
+            needs = [Need(s.day_number, s.mention, s.category.id, eligible_index[s.channel.id])
+                     for s in slots]
+            usable = sorted({i for c in brand_channels for i in eligible_index[c.id]})
+            assigned = [persona_order[i]
+                        for i in deal_balanced(needs, len(persona_order), rank, usable)]
         for i, slot in enumerate(slots):
             category = slot.category
             template = category.templates[(slot.occurrence + rank) % len(category.templates)]
-            mention = mention_for(modes, offsets[brand.id], slot.week)
+            mention = slot.mention
             seen_as = (personas[assigned[i]], brand, slot.channel, mention, category.id,
                        category.label)
             follow_ups = tuple(
@@ -96,6 +107,23 @@ def build_plan(scenario: Scenario) -> list[Probe]:
             for seq, (moment, _, _, fields) in enumerate(drafts)]
 
 
+def _legacy_personas(slots: list[_Slot], brand_channels: list[Channel],
+                     eligible: dict[str, list[str]], category_rank: dict[str, int],
+                     rank: int) -> list[str]:
+    """The legacy deal: personas in turn along the slots sorted by channel, category and time,
+    one running deal from the brand's rank."""
+    dealt = rank
+    assigned = [""] * len(slots)
+    for channel in brand_channels:
+        indexes = [i for i, s in enumerate(slots) if s.channel.id == channel.id]
+        keys = [(category_rank[slots[i].category.id], i) for i in indexes]
+        chosen = deal_personas(keys, eligible[channel.id], dealt)
+        for i, persona in zip(indexes, chosen, strict=True):
+            assigned[i] = persona
+        dealt += len(indexes)
+    return assigned
+
+
 class _Slot(NamedTuple):
     """One of a brand's sending slots, before a persona is dealt to it."""
 
@@ -107,3 +135,4 @@ class _Slot(NamedTuple):
     category: Category
     channel: Channel
     occurrence: int
+    mention: str
