@@ -37,7 +37,13 @@ _MISSING = re.compile(r"Glyph (\d+) .*missing from (?:current )?font")
 @lru_cache(maxsize=1)
 def font_families() -> tuple[str, ...]:
     """The families of :data:`FALLBACK` that are installed, in order."""
+    import logging
+
     from matplotlib import font_manager
+
+    # A fallback family with no bold face is drawn in its regular weight: that is expected,
+    # not worth one "findfont: Failed to find font weight bold" line per family on stderr.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
     installed = {entry.name for entry in font_manager.fontManager.ttflist}
     return tuple(name for name in FALLBACK if name in installed or name == "DejaVu Sans")
