@@ -626,7 +626,10 @@ def test_validate_exits_0_or_2_without_a_traceback(tmp_path_factory: pytest.Temp
         assert code in (0, 2)
         assert "Traceback" not in err and "Traceback" not in out
         if code == 0:
-            assert out.startswith(f"{path}: ok (") and err == ""
+            assert out.startswith(f"{path}: ok (")
+            # an ok file may carry warnings (a design it cannot balance, low power): each
+            # one line naming the file, never a problem
+            assert all(line.startswith(f"{path}: warning: ") for line in err.splitlines())
             return
         *problems, summary = err.splitlines()
         assert summary == f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
