@@ -11,11 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from harness import __version__
 from harness.analysis.dimensions import CHART_GROUPS, METRICS
 from harness.platforms import REPLY_KINDS
 from harness.runner.limits import DEFAULT_PER_BRAND_PER_DAY, DEFAULT_TOTAL
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -114,6 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show a run folder's progress: sent, pending, replied, open, next due.")
     status.add_argument("folder", metavar="DIR")
     status.set_defaults(handler=_lazy("harness.cli.inspect", "status"))
+
+    check = commands.add_parser(
+        "check", help="judge the run's service-level objectives (exit 1 if any does not pass)",
+        description="Judge every objective of the run's scenario, per brand: pass, fail or "
+        "insufficient, with k/n, the 95%% interval and the rule. Exit 0 when all pass, 1 when "
+        "any fails or is insufficient, 2 on bad input. See docs/monitoring.md.")
+    check.add_argument("folder", metavar="DIR")
+    check.add_argument("--at", metavar="TIME", type=_moment,
+                       help="judge as at this moment (ISO 8601, e.g. 2027-02-08T09:00+00:00; "
+                       "default: now, or a simulated run's last moment)")
+    check.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    check.add_argument("--markdown", metavar="FILE", help="also write a Markdown summary here")
+    check.add_argument("--github", action="store_true",
+                       help="print GitHub Actions annotations and append the summary to "
+                       "$GITHUB_STEP_SUMMARY")
+    check.add_argument("--format", choices=("table", "json"), default="table")
+    check.set_defaults(handler=_lazy("harness.cli.check", "check"))
 
     export = commands.add_parser(
         "export", help="write one row per probe (CSV or JSON)",
@@ -264,6 +285,18 @@ def _whole_number(text: str, low: int, high: int | None, what: str) -> int:
     if value < low or (high is not None and value > high):
         raise argparse.ArgumentTypeError(f"{what}, not {value:,}")
     return value
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 moment; one without an offset is taken as UTC."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a moment: write ISO 8601, like 2027-02-08T09:00+00:00") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _seed(text: str) -> int:

@@ -15,23 +15,18 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from harness.errors import Problem
 from harness.platforms import PLATFORMS
-from harness.scenario import templates
+from harness.scenario import objective_checks, refs, templates
 from harness.scenario.located import Located, Path_
 from harness.scenario.model import Scenario
 from harness.scenario.queries import channels_for_brand, is_env_ref, personas_for_channel
+from harness.scenario.refs import Report
 
 _SECRET_NAME = re.compile(r"(token|secret|password|passwd|api_?key|credential|bearer)", re.I)
 _MAX_RENDER_PROBLEMS = 20
-
-
-class Report(Protocol):
-    """Where a check says what is wrong: the place in the data and the message."""
-
-    def __call__(self, path: Path_, message: str, *, key: bool = False) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +63,7 @@ def check(scenario: Scenario, located: Located,
     if stages.calendar is not None:
         stages.calendar(scenario, report)
     _design(scenario, report)
+    objective_checks.check(scenario, report)
     _secrets(scenario, report)
     if not problems:  # templates only make sense once references hold
         _templates(scenario, report)
@@ -122,14 +118,7 @@ def _references(scenario: Scenario, report: Report) -> None:
     channel_ids = {c.id for c in scenario.channels}
 
     def known(path: Path_, value: str, ids: set[str], what: str, *, key: bool = False) -> bool:
-        if value in ids:
-            return True
-        import difflib
-
-        hint = difflib.get_close_matches(value, sorted(ids), n=1, cutoff=0.6)
-        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-        report(path, f"undefined {what} {value!r}{extra}", key=key)
-        return False
+        return refs.known(report, path, value, ids, what, key=key)
 
     for index, persona in enumerate(scenario.personas):
         for channel_id in persona.accounts:

@@ -11,9 +11,7 @@ from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     WithJsonSchema,
     model_validator,
@@ -21,11 +19,13 @@ from pydantic import (
 
 from harness.hours import Weekday
 from harness.platforms import PlatformName, SendMode
+from harness.scenario.objectives import Alerts, Maintenance, Objective
 from harness.scenario.types import (
     Duration,
     Hashtag,
     Identifier,
     MentionMode,
+    Model,
     Probability,
     Slug,
     TimeOfDay,
@@ -39,12 +39,6 @@ AT_THEN_NAME: tuple[MentionMode, ...] = ("at", "name")
 def _clock(value: time) -> str:
     """A time of day as written in scenarios (``time.max`` is ``24:00``)."""
     return "24:00" if value == time.max else f"{value:%H:%M}"
-
-
-class Model(BaseModel):
-    """Base for all scenario sections: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Persona(Model):
@@ -301,6 +295,11 @@ class Scenario(Model):
     schedule: Schedule
     design: Design = Design()
     report: ReportSettings = ReportSettings()
+    objectives: list[Objective] = Field(default_factory=list, description=(
+        "Service-level objectives, judged per brand by `shopper check` (docs/monitoring.md)."))
+    maintenance: list[Maintenance] = Field(default_factory=list, description=(
+        "Periods that mute alerts and leave their probes out of the objectives."))
+    alerts: Alerts | None = None
 
 
 def resolved_matchups(scenario: Scenario) -> list[list[str]]:
@@ -325,8 +324,13 @@ def settings_only_change(stored_json: str, new_json: str) -> list[str]:
     shape the plan: fixing them must not orphan a run."""
     import json
 
+    from harness.scenario.objectives import UNSHAPING
+
     try:
         old, new = json.loads(stored_json), json.loads(new_json)
+        for section in UNSHAPING:
+            old.pop(section, None)
+            new.pop(section, None)
         old_settings = [c.pop("settings", None) for c in old["channels"]]
         new_settings = [c.pop("settings", None) for c in new["channels"]]
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -337,10 +341,13 @@ def settings_only_change(stored_json: str, new_json: str) -> list[str]:
         new["channels"], old_settings, new_settings, strict=True) if before != after]
 
 
-def scenario_hash(scenario: Scenario, as_json: str | None = None) -> str:
+def scenario_hash(scenario: Scenario) -> str:
     """A fingerprint of everything that shapes a run (comments and layout do not count; the
-    order of keys in a mapping does). ``as_json`` is :func:`scenario_json`, if already made."""
+    order of keys in a mapping does). Objectives, maintenance and alerts do not shape a run
+    and are left out, so a run's fingerprint is the one it had before they existed."""
     import hashlib
 
-    text = as_json if as_json is not None else scenario_json(scenario)
+    from harness.scenario.objectives import UNSHAPING
+
+    text = scenario.model_dump_json(exclude=set(UNSHAPING))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

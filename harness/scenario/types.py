@@ -8,7 +8,15 @@ from datetime import time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from harness.durations import PATTERN as DURATION_PATTERN
 from harness.durations import compact_duration, parse_duration
@@ -95,3 +103,9 @@ TimeZoneName = Annotated[
     AfterValidator(_check_timezone),
     Field(description="IANA time zone name, e.g. 'America/New_York'."),
 ]
+
+
+class Model(BaseModel):
+    """Base for all scenario sections: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

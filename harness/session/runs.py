@@ -122,7 +122,7 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
              durable: bool, say: Say = to_stderr) -> Store:
     """Open the folder's store if it holds this scenario, or create it with the plan."""
     as_json = scenario_json(scenario)
-    fingerprint = scenario_hash(scenario, as_json)
+    fingerprint = scenario_hash(scenario)
     mode = "live" if durable else "simulated"
     if folder.exists():
         store = Store.open(folder.store_path, durable=durable)
@@ -147,6 +147,14 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
                                ("scenario_yaml", source)):
                 if value:
                     store.set_meta(key, value)
+            meta = store.meta()
+        if (meta.get("scenario_hash") == fingerprint and as_json != meta.get("scenario_json")
+                and _monitoring_changed(meta.get("scenario_json", ""), as_json)):
+            say(f"{folder.path}: objectives, maintenance or alerts changed since the run "
+                "began; the new ones are used")
+            store.set_meta("scenario_json", as_json)
+            if source:
+                store.set_meta("scenario_yaml", source)
             meta = store.meta()
         if meta.get("scenario_hash") != fingerprint:
             store.close()
@@ -177,6 +185,20 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
     store.close()  # checkpoints the WAL into the file, so the file alone is the store
     staging.replace(folder.store_path)  # appears whole or not at all
     return store.reopen(folder.store_path, durable=durable)
+
+
+def _monitoring_changed(stored_json: str, new_json: str) -> bool:
+    """Whether two scenario forms with one fingerprint differ in what does not shape a run
+    (objectives, maintenance, alerts), not merely in how an older harness wrote them."""
+    import json
+
+    from harness.scenario.objectives import UNSHAPING
+
+    try:
+        old, new = json.loads(stored_json), json.loads(new_json)
+    except ValueError:
+        return False
+    return any((old.get(section) or None) != (new.get(section) or None) for section in UNSHAPING)
 
 
 def _same_file_older_harness(meta: dict[str, str], source: str) -> bool:

@@ -14,10 +14,11 @@ from harness.channels.base import ChannelAdapter
 from harness.channels.registry import get_adapter
 from harness.errors import HarnessError
 from harness.plan.size import MAX_PROBES, plan_size, too_big
-from harness.scenario.checks import Report, Stages
+from harness.scenario.checks import Stages
 from harness.scenario.load import read_scenario, read_scenario_text
 from harness.scenario.model import Scenario
 from harness.scenario.queries import all_env_refs
+from harness.scenario.refs import Report
 
 
 def load_scenario(path: str | Path, *, max_probes: int | None = None,

@@ -163,6 +163,17 @@ def _chain_shadowed_sitecustomize() -> ModuleType | None:
     return module
 
 
-install()
+_twin = sys.modules.get("sitecustomize")
+if (__name__ != "sitecustomize" and _twin is not None
+        and os.path.abspath(getattr(_twin, "__file__", "") or "") == os.path.abspath(__file__)):
+    # This interpreter started with this file as its `sitecustomize` (a child Python, or a
+    # pytest-xdist worker) and is importing it again under its package name: keep the one
+    # guard already installed, and its exceptions, so `pytest.raises(BlockedNetwork)` catches
+    # what the installed hook raises.
+    BlockedNetwork = _twin.BlockedNetwork  # type: ignore[misc]
+    BlockedLookup = _twin.BlockedLookup  # type: ignore[misc]
+    install = _twin.install
+else:
+    install()
 # Imported at interpreter startup: the guard is in place first, then the shadowed one runs.
 shadowed = _chain_shadowed_sitecustomize() if __name__ == "sitecustomize" else None
