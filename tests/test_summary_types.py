@@ -53,7 +53,7 @@ def test_summary_json_is_the_typed_summary_to_the_byte(run: tuple[Summary, Path]
     assert list(json.loads(written)) == [
         "summary_version", "simulated", "scenario", "headline", "leaderboard", "groups",
         "mention_effect", "time_to_reply", "engagement", "rules", "matchups",
-        "business_hours", "channel_health"]
+        "business_hours", "channel_health", "brand_groups"]
     assert json.loads(written)["simulated"] is True
     assert json.loads(written)["summary_version"] == 2
 

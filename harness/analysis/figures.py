@@ -37,13 +37,25 @@ class _Record:
     def to_json(self) -> JsonRecord:
         """This record as JSON-ready data: fields in order, flat fields spread in."""
         record: JsonRecord = {}
-        for item in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
-            value = _json(getattr(self, item.name))
-            if item.metadata.get("flat") and isinstance(value, dict):
+        for name, flat in _layout(type(self)):
+            value = _json(getattr(self, name))
+            if flat and isinstance(value, dict):
                 record.update(value)
             else:
-                record[item.name] = value
+                record[name] = value
         return record
+
+
+_LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _layout(kind: type) -> tuple[tuple[str, bool], ...]:
+    """A record type's fields in order, each with whether it is flat (looked up once: a
+    large race's summary has tens of thousands of records)."""
+    if kind not in _LAYOUTS:
+        _LAYOUTS[kind] = tuple((item.name, bool(item.metadata.get("flat")))
+                               for item in fields(kind))
+    return _LAYOUTS[kind]
 
 
 def _json(value: object) -> object:
@@ -149,6 +161,29 @@ class GroupEntry(_Record):
     when nothing was answered."""
     replies_total: int
     """All replies of the race, across groups."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrandGroupEntry(_Record):
+    """One brand's probes in one group (a category, a channel): a cell of brand x group."""
+
+    brand: str
+    group: str
+    planned: int
+    """Probes of this brand and group in the plan (0: the brand was never to be asked)."""
+    answered: RateFigure = field(metadata=FLAT)
+    """Sent probes (n) answered within the window (k); rate and ci95 None when n is 0."""
+    median_among_replies_s: float | None
+    """Median time to reply among the cell's replies (n = ``replies_n``); None without."""
+    replies_n: int
+    answered_within_1h: float | None
+    """Estimated share answered within an hour (Kaplan-Meier); None when n is 0."""
+    restricted_mean_s: float | None
+    """Restricted mean time to reply over the cell's sent probes; None when n is 0."""
+    tier: str | None
+    """The leaderboard's tier, over the cell's probes; None when n is 0."""
+    levels: Mapping[int, int]
+    """Sent probes per engagement level 0-5, zeros included, as ``engagement``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,3 +366,6 @@ class Summary(_Record):
     business_hours: Mapping[str, HoursSide]
     """Keyed "inside" and "outside" (a side with no probes is left out)."""
     channel_health: tuple[ChannelHealthEntry, ...]
+    brand_groups: Mapping[str, tuple[BrandGroupEntry, ...]]
+    """Per grouping ("category", "channel"), every brand x group of the scenario, asked or
+    not, by brand id then group id."""

@@ -3,8 +3,9 @@
 :func:`design` expands the scenario's plan and, per probe, takes from
 :mod:`harness.scenario.behaviour_model` (the model the simulated channel uses) the chance of
 a human reply and the business-hours clock that turns a reply's work into its moment, as
-spans of working time within the observation window. :func:`draw` then draws replicates:
-per probe a reply with that chance and a log-normal delay with the profile's median, spread
+spans of working time within the observation window, from the profile (phase) in force at
+the probe's send time, as the channel takes it. :func:`draw` then draws replicates:
+per probe a reply with that chance and a log-normal delay with its profile's median, spread
 and minimum; the probe counts as answered when the reply lands within the window (as
 ``analysis.outcomes`` counts it), and its latency is the reply's moment, rounded up to a whole
 second, minus the send. Automatic acknowledgements, DMs and emails never change whether or
@@ -25,6 +26,7 @@ import numpy as np
 from harness.plan.expand import build_plan
 from harness.scenario.behaviour_model import ReplyClock, reply_chance
 from harness.scenario.model import Brand, Scenario, resolved_matchups
+from harness.scenario.phases import PhasedProfile
 
 Array = np.ndarray[Any, Any]
 
@@ -37,9 +39,10 @@ class BrandDesign:
     chance: Array
     """Per probe: the chance of a human reply (0 when the message is ignored)."""
     mention: tuple[str, ...]
-    median_s: float
-    spread: float
-    minimum_s: float
+    median_s: Array
+    """Per probe: the median reply delay of the profile (phase) in force when it is sent."""
+    spread: Array
+    minimum_s: Array
     starts: Array
     """Per probe and span: when a span of working time starts, seconds after the send
     (padded with inf)."""
@@ -96,15 +99,18 @@ def design(scenario: Scenario) -> Design:
 
 def _brand_design(brand: Brand, zone: str, probes: list[Any],
                   window: timedelta) -> BrandDesign:
-    profile = brand.simulate
-    clock = ReplyClock(brand, zone)
-    chances, spans = [], []
+    phased = PhasedProfile(brand.simulate, zone)
+    clocks = [ReplyClock(brand, zone, p) for p in phased.profiles]
+    chances, spans, phase_of = [], [], []
     for probe in probes:
         sent = probe.scheduled_at
+        phase = phased.index(sent)
+        clock = clocks[phase]
         ignored = clock.ignores(sent)
-        chances.append(0.0 if ignored else reply_chance(profile, probe.mention,
+        chances.append(0.0 if ignored else reply_chance(phased.profiles[phase], probe.mention,
                                                         probe.category))
         spans.append([] if ignored else clock.spans(sent, sent + window))
+        phase_of.append(phase)
     width = max([1, *(len(s) for s in spans)])
     starts = np.full((len(probes), width), np.inf)
     done = np.full((len(probes), width), np.inf)
@@ -115,15 +121,21 @@ def _brand_design(brand: Brand, zone: str, probes: list[Any],
             starts[row, column], done[row, column] = start, total
             total += length
         capacity[row] = total
-    latency = profile.latency
-    median, minimum = latency.median.total_seconds(), latency.minimum.total_seconds()
+    latencies = [p.latency for p in phased.profiles]
+    per_phase = np.array([[lat.median.total_seconds(), lat.spread, lat.minimum.total_seconds()]
+                          for lat in latencies])[np.array(phase_of, dtype=np.int64)]
+    median, spread, minimum = (per_phase[:, column].reshape(len(probes)) for column in range(3))
     chance = np.array(chances)
-    answered = chance * np.array([_delay_cdf(c, median, latency.spread, minimum)
-                                  for c in capacity])
-    key = "|".join([latency.model_dump_json(), profile.off_hours, profile.weekends,
+    answered = chance * np.array([_delay_cdf(c, m, s, f) for c, m, s, f
+                                  in zip(capacity, median, spread, minimum, strict=True)])
+    profile = brand.simulate
+    key = "|".join([profile.latency.model_dump_json(), profile.off_hours, profile.weekends,
                     brand.business_hours.model_dump_json(), zone])
-    return BrandDesign(brand.id, chance, tuple(p.mention for p in probes), median,
-                       latency.spread, minimum, starts, done, capacity, answered, key)
+    for begins, phase_profile in zip(phased.starts, phased.profiles[1:], strict=True):
+        key += "|" + "|".join([begins.isoformat(), phase_profile.latency.model_dump_json(),
+                               phase_profile.off_hours, phase_profile.weekends])
+    return BrandDesign(brand.id, chance, tuple(p.mention for p in probes), median, spread,
+                       minimum, starts, done, capacity, answered, key)
 
 
 def _delay_cdf(seconds: float, median: float, spread: float, minimum: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from harness.analysis.brand_groups import brand_groups
 from harness.analysis.comparisons import fisher, mantel_haenszel
 from harness.analysis.dimensions import KEYS, SUMMARY_GROUPS
 from harness.analysis.engagement import LEVELS, distribution, thresholds_of, tier
@@ -47,7 +48,8 @@ HOUR, DAY = 3600.0, 86400.0
 
 SUMMARY_VERSION = 2
 """Version 2: verdicts are tests (``rules``, each matchup's tests and adjusted p-values),
-leaderboard ranks and ties, ``simulated``. See docs/export.md."""
+leaderboard ranks and ties, ``simulated``; ``brand_groups`` added within it (additions keep
+the version). See docs/export.md."""
 
 
 def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
@@ -105,6 +107,7 @@ def summarize(outcomes: Sequence[Outcome], scenario: Scenario,
                             view.answered_within_1h_k, view.restricted_mean_s)
             for side, view in business_hours_view(sent, _hours(scenario), window).items()},
         channel_health=tuple(ChannelHealthEntry.of(h) for h in health),
+        brand_groups=brand_groups(outcomes, scenario, thresholds_of(settings)),
     )
 
 

@@ -3,7 +3,8 @@ it answers a message, its reply delay, and the moment a reply comes given its bu
 
 This is the one definition: the simulated channel (``channels/sim/behaviour.py``) draws each
 probe's reaction from it with hashed draws, and the power analysis (``analysis/power*``)
-draws whole replicates of a design from it with numpy. Both live above this layer.
+draws whole replicates of a design from it with numpy. Both live above this layer. Both take
+the profile in force when the message was sent (:mod:`harness.scenario.phases`).
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ def delay(latency: Latency, normal_quantile: float) -> timedelta:
 
 
 class ReplyClock:
-    """When a brand's reply goes out, given its business hours and off-hours policy."""
+    """When a brand's reply goes out, given its business hours and off-hours policy (its
+    profile's, or ``profile``'s: a phase of it, see :mod:`harness.scenario.phases`)."""
 
-    def __init__(self, brand: Brand, zone: str) -> None:
-        self.profile = brand.simulate
+    def __init__(self, brand: Brand, zone: str, profile: SimulateProfile | None = None) -> None:
+        self.profile = brand.simulate if profile is None else profile
         hours = brand.business_hours
         days = list(ALL_DAYS) if self.profile.weekends == "answer" else list(hours.days)
         self.hours = Hours.of(days, hours.open, hours.close, zone)

@@ -22,6 +22,7 @@ from harness.platforms import PLATFORMS
 from harness.scenario import objective_checks, refs, templates
 from harness.scenario.located import Located, Path_
 from harness.scenario.model import Scenario
+from harness.scenario.phases import ordered, phase_start
 from harness.scenario.queries import channels_for_brand, is_env_ref, personas_for_channel
 from harness.scenario.refs import Report
 
@@ -64,6 +65,7 @@ def check(scenario: Scenario, located: Located,
         stages.calendar(scenario, report)
     _design(scenario, report)
     objective_checks.check(scenario, report)
+    _phases(scenario, report)
     _secrets(scenario, report)
     if not problems:  # templates only make sense once references hold
         _templates(scenario, report)
@@ -132,6 +134,10 @@ def _references(scenario: Scenario, report: Report) -> None:
         for category_id in brand.simulate.category:
             known(("brands", index, "simulate", "category", category_id), category_id,
                   category_ids, "category", key=True)
+        for number, phase in enumerate(brand.simulate.phases):
+            for category_id in phase.category or {}:
+                known(("brands", index, "simulate", "phases", number, "category", category_id),
+                      category_id, category_ids, "category", key=True)
     for index, channel in enumerate(scenario.channels):
         for field, ids, what in (("personas", persona_ids, "persona"),
                                  ("brands", brand_ids, "brand")):
@@ -224,6 +230,18 @@ def _design(scenario: Scenario, report: Report) -> None:
         for position, mode in enumerate(modes):
             if counts[mode] > 1 and modes.index(mode) != position:
                 report(("design", "mentions", position), f"mention mode {mode!r} is listed twice")
+
+
+def _phases(scenario: Scenario, report: Report) -> None:
+    """A brand's phases come in order of their start, in the brand's time zone."""
+    for index, brand in enumerate(scenario.brands):
+        phases = brand.simulate.phases
+        starts = [phase_start(p.start, brand.timezone or scenario.timezone) for p in phases]
+        for number in ordered(starts):
+            report(("brands", index, "simulate", "phases", number, "from"),
+                   f"phases must be in increasing date order: phases[{number}] starts at "
+                   f"{phases[number].start.isoformat()}, not after phases[{number - 1}] "
+                   f"({phases[number - 1].start.isoformat()})")
 
 
 def _templates(scenario: Scenario, report: Report) -> None:

@@ -77,10 +77,12 @@ def _translate(error: ValidationError, located: Located) -> list[Problem]:
             continue
         if kind == "extra_forbidden":
             key = str(path[-1])
-            allowed = _fields_at(path[:-1])
+            allowed, refused = _fields_at(path[:-1])
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             message = f"unknown key {key!r}"
-            if hint:
+            if key in refused:
+                message = refused[key]
+            elif hint:
                 message += f" (did you mean {hint[0]!r}?)"
                 suggested.add((*path[:-1], hint[0]))
             elif allowed:
@@ -147,26 +149,28 @@ def _data_path(loc: Path_, data: Any, *, missing: bool) -> tuple[Path_, Path_ | 
     return tuple(path), union_at, key_error
 
 
-def _fields_at(path: tuple[str | int, ...]) -> list[str]:
-    """The keys the model allows at ``path`` (for "did you mean" hints)."""
+def _fields_at(path: tuple[str | int, ...]) -> tuple[list[str], dict[str, str]]:
+    """The keys the model allows at ``path`` (for "did you mean" hints, as a file writes
+    them), and those it refuses with a message of their own (a model's ``refused_keys``)."""
     annotation: Any = Scenario
     for part in path:
         annotation = _unwrap(annotation, isinstance(part, int))
         if isinstance(part, int):
             continue
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(part)
-            if field is None:
-                return []
-            annotation = field.annotation
+            fields = {info.alias or name: info for name, info in annotation.model_fields.items()}
+            if part not in fields:
+                return [], {}
+            annotation = fields[part].annotation
         elif typing.get_origin(annotation) is dict:
             annotation = typing.get_args(annotation)[1]
         else:
-            return []
+            return [], {}
     annotation = _unwrap(annotation, False)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+        return ([info.alias or name for name, info in annotation.model_fields.items()],
+                dict(getattr(annotation, "refused_keys", {})))
+    return [], {}
 
 
 def _unwrap(annotation: Any, indexing: bool) -> Any:

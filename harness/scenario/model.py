@@ -13,13 +13,16 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BeforeValidator,
     Field,
+    SerializerFunctionWrapHandler,
     WithJsonSchema,
+    model_serializer,
     model_validator,
 )
 
 from harness.hours import Weekday
 from harness.platforms import PlatformName, SendMode
 from harness.scenario.objectives import Alerts, Maintenance, Objective
+from harness.scenario.phase_model import Phase
 from harness.scenario.types import (
     Duration,
     Hashtag,
@@ -115,6 +118,17 @@ class SimulateProfile(Model):
         default_factory=lambda: ["Hi! Sorry to hear that. Could you tell us a bit more?"],
         min_length=1,
     )
+    phases: list[Phase] = Field(default_factory=list, description=(
+        "Changes from a date on, in date order: each phase's fields replace the profile's "
+        "(mappings key by key) for messages sent from its `from` until the next phase."))
+
+    @model_serializer(mode="wrap")
+    def _without_no_phases(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A profile without phases serialises as before phases existed: same fingerprint.
+        data = handler(self)
+        if not self.phases and isinstance(data, dict):
+            data.pop("phases", None)
+        return data
 
 
 class Brand(Model):

@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from harness.durations import PATTERN as DURATION_PATTERN
 from harness.durations import compact_duration, parse_duration
-from harness.scenario.patterns import schema_pattern
+from harness.scenario.patterns import pattern_text, schema_pattern
 from harness.scenario.types import Duration, MentionMode, Model
 
 UNSHAPING = ("objectives", "maintenance", "alerts")
@@ -122,6 +122,14 @@ class Indicator(Model):
         return "answered within the observation window"
 
 
+if TYPE_CHECKING:
+    ObjectiveName = str
+else:  # one line of text (no control character) read alike by Python and by editors
+    ObjectiveName = pattern_text(r"[^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,79}",
+                                 "an objective's name is one line of up to 80 characters, "
+                                 "not starting with a space")
+
+
 class EarlyWarning(Model):
     """Warn (without failing) when ``unanswered`` of the last ``of_last`` decided probes went
     bad: a run of silence shows before a rolling share moves."""
@@ -134,8 +142,7 @@ class Objective(Model):
     """A promise, judged per brand: the share of good probes in ``window`` is at least
     ``target``, once at least ``min_probes`` probes are decided."""
 
-    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^\S[^\x00-\x1f\x7f]*$",
-                               description="Names the objective in every output (escaped).")]
+    name: ObjectiveName = Field(description="Names the objective in every output (escaped).")
     description: str = ""
     brands: Literal["all"] | list[str] = "all"
     channels: Literal["all"] | list[str] = "all"

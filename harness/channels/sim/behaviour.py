@@ -2,7 +2,8 @@
 
 The reply model itself (chance, delay, business-hours clock) is
 :mod:`harness.scenario.behaviour_model`, shared with the power analysis; this module adds the
-draws, the auto-acknowledgements, the DM and email moves and the texts.
+draws, the auto-acknowledgements, the DM and email moves and the texts. Each message meets
+the profile in force when it was sent (its phase, :mod:`harness.scenario.phases`).
 
 Every random draw is derived from a hash of the run seed, the probe and the step, and all of
 them are drawn whatever the outcome, so a brand's reaction to a message
@@ -20,6 +21,7 @@ from typing import NamedTuple
 
 from harness.scenario.behaviour_model import ReplyClock, delay, reply_chance
 from harness.scenario.model import Brand
+from harness.scenario.phases import PhasedProfile
 
 DM_TEXT = ("Hi {name}, we'd like to help. Could you send us a phone number or email address "
            "so someone from our team can reach you?")
@@ -48,24 +50,27 @@ class Stimulus(NamedTuple):
 
 
 class BrandBehaviour:
-    """A brand's reply policy, from its ``simulate:`` profile and business hours."""
+    """A brand's reply policy, from its ``simulate:`` profile and business hours: for each
+    message, the profile (phase) in force when it was sent."""
 
     def __init__(self, brand: Brand, zone: str, seed: int) -> None:
         self.brand = brand
         self.profile = brand.simulate
         self.seed = seed
-        self.clock = ReplyClock(brand, zone)
+        self.phased = PhasedProfile(brand.simulate, zone)
+        self.clocks = [ReplyClock(brand, zone, p) for p in self.phased.profiles]
 
     def react(self, message: Stimulus) -> list[Reaction]:
         """Everything the brand will send in response to ``message``."""
-        profile = self.profile
+        phase = self.phased.index(message.created_at)
+        profile, clock = self.phased.profiles[phase], self.clocks[phase]
         (ack_draw, reply_draw, dm_draw, email_draw, delay_draw, dm_delay_draw,
          email_delay_draw, text_draw) = _draws(f"{self.seed}:sim:{message.probe_id}:"
                                                f"{message.step}")
         text = profile.texts[int(text_draw * len(profile.texts))]
 
         sent = message.created_at
-        if self.clock.ignores(sent):
+        if clock.ignores(sent):
             return []
         reactions = []
         if profile.auto_ack and ack_draw < profile.auto_ack.probability:
@@ -74,8 +79,7 @@ class BrandBehaviour:
         chance = reply_chance(profile, message.mention, message.category, message.step)
         if reply_draw >= chance:
             return reactions
-        replied = self.clock.replied_at(sent, delay(profile.latency,
-                                                    _NORMAL.inv_cdf(delay_draw)))
+        replied = clock.replied_at(sent, delay(profile.latency, _NORMAL.inv_cdf(delay_draw)))
         replied = _whole(replied)
         reactions.append(Reaction(replied, "public_reply", text))
         if message.step == 0 and dm_draw < profile.direct_message:
