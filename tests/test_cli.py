@@ -14,7 +14,7 @@ import pytest
 from .conftest import REPLAY, SMALL
 
 COMMANDS = ("validate", "plan", "power", "schema", "run", "race", "status", "export", "report",
-            "chart", "channels", "log", "todo", "check")
+            "chart", "channels", "log", "todo", "check", "metrics")
 
 
 def shopper(*args: str, cwd: Path | None = None,

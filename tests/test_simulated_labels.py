@@ -26,7 +26,9 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.conftest import SMALL
 
     folder = tmp_path_factory.mktemp("sim") / "run"
-    assert run_in_process(load_scenario_text(SMALL, "small.yaml"), folder)
+    # three weeks: long enough for the Trends section, whose charts are checked with the rest
+    three_weeks = SMALL.replace("weeks: 2", "weeks: 3")
+    assert run_in_process(load_scenario_text(three_weeks, "small.yaml"), folder)
     write_report(folder, folder / "report")
     return folder
 
@@ -57,7 +59,10 @@ def test_every_file_of_a_simulated_run_says_so(simulated: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert rows and {row["simulated"] for row in rows} == {"true"}
     charts = sorted((report / "charts").iterdir())
-    assert {p.suffix for p in charts} == {".png", ".svg"} and len(charts) >= 10
+    assert {p.suffix for p in charts} == {".png", ".svg"} and len(charts) >= 14
+    assert {"trend_response_rate.svg", "trend_time_to_reply.png"} <= {p.name for p in charts}
+    trends = json.loads((report / "trends.json").read_text(encoding="utf-8"))
+    assert trends["simulated"] is True and trends["seed"] == 7
     for chart in charts:
         if chart.suffix == ".svg":
             text = chart.read_text(encoding="utf-8")

@@ -136,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("table", "json"), default="table")
     check.set_defaults(handler=_lazy("harness.cli.check", "check"))
 
+    metrics = commands.add_parser(
+        "metrics", help="the run's numbers in Prometheus' text format",
+        description="Write what `shopper check` judges (per objective and brand) and what was "
+        "sent and answered (per brand, channel, category and mention mode) in Prometheus' "
+        "text exposition format, for dashboards and alert rules. The names and labels are in "
+        "docs/monitoring.md. Exit 0 whatever the verdicts; 2 on bad input.")
+    metrics.add_argument("folder", metavar="DIR")
+    metrics.add_argument("--at", metavar="TIME", type=_moment,
+                         help="as at this moment (ISO 8601; default: now, or a simulated "
+                         "run's last moment)")
+    metrics.add_argument("-o", "--output", metavar="FILE", help="write here, replacing it "
+                         "whole (for node_exporter's textfile collector: NAME.prom); default: "
+                         "stdout")
+    metrics.set_defaults(handler=_lazy("harness.cli.metrics", "metrics"))
+
     export = commands.add_parser(
         "export", help="write one row per probe (CSV or JSON)",
         description="Write one record per probe with what was sent and what came back. "

@@ -28,6 +28,7 @@ from harness.report.figure_words import label, shown
 from harness.report.files import json_text, write_csv
 from harness.report.fonts import advice, missing_glyphs
 from harness.report.poster import draw_poster
+from harness.report.trend_section import TrendSection, trend_section
 from harness.scenario.model import Scenario
 from harness.scenario.types import MENTION_WORDS
 from harness.store.records import ReplyRecord
@@ -71,9 +72,12 @@ def build_report(store: Store, out: Path) -> ReportFiles:
         chart_files, embedded = _draw_charts(outcomes, window, labels, levels, out,
                                              scenario.seed if simulated else None,
                                              scenario.design.type == "replay")
+        trends = trend_section(store, scenario, outcomes, replies, out,
+                               scenario.seed if simulated else None)
+        chart_files += trends.files if trends else []
         html = out / "report.html"
         html.write_text(_page(scenario, summary, embedded, outcomes, replies, names,
-                              power_notes),
+                              power_notes, trends),
                         encoding="utf-8")
         poster = out / "infographic.png"
         draw_poster(summary, poster)
@@ -124,7 +128,7 @@ def _figure(svg: Path, chart: charting.Chart) -> Markup:
 
 def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
           outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str],
-          power_notes: list[str]) -> str:
+          power_notes: list[str], trends: TrendSection | None = None) -> str:
     environment = Environment(loader=PackageLoader("harness.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]),
                               keep_trailing_newline=True)
@@ -145,6 +149,7 @@ def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
         verdict=lambda v: names.get(v, v), health=summary.channel_health,
         rules=summary.rules, simulated=summary.simulated, seed=scenario.seed,
         published=_published(scenario, outcomes, names), power_notes=power_notes,
+        trends=trends,
     )
 
 
