@@ -10,6 +10,7 @@ DATA = Path(__file__).parent / "data"
 
 # What each schema added, undone newest first.
 _UNDO = {
+    4: ("DROP TABLE notifications", "DROP TABLE alert_state"),
     3: ("ALTER TABLE sends DROP COLUMN reason",),
     2: ("DROP TABLE channel_health",),
 }

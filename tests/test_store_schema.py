@@ -64,7 +64,7 @@ def test_a_schema_2_store_is_migrated_on_open_and_reads_as_before(schema_2_folde
     path = schema_2_folder / "run.sqlite"
     store = Store.open(path)
     try:
-        assert store.meta()["schema_version"] == str(SCHEMA_VERSION) == "3"
+        assert store.meta()["schema_version"] == str(SCHEMA_VERSION) == "4"
         reasons = {(s.probe_id, s.attempt): s.reason for s in store.sends()}
         words = {(s.probe_id, s.attempt): s.error for s in store.sends()}
     finally:

@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print GitHub Actions annotations and append the summary to "
                        "$GITHUB_STEP_SUMMARY")
     check.add_argument("--format", choices=("table", "json"), default="table")
+    check.add_argument("--notify", action="store_true",
+                       help="also send the alerts: that this moment calls for, and any not "
+                       "yet delivered (docs/monitoring.md, Alerts)")
     check.set_defaults(handler=_lazy("harness.cli.check", "check"))
 
     metrics = commands.add_parser(

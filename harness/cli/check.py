@@ -21,6 +21,10 @@ def check(args: argparse.Namespace) -> int:
                for flag, value in (("junit", args.junit), ("markdown", args.markdown)) if value}
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if args.github else None
     result = check_run(Path(args.folder), args.at)
+    if args.notify:
+        from harness.cli.alerts import notify
+
+        notify(Path(args.folder), result)
     verdicts = result.verdicts
     title = result.title or result.run
     if "junit" in targets:

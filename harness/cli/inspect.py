@@ -167,6 +167,7 @@ def status(args: argparse.Namespace) -> int:
         interrupted = [s for s in latest.values() if s.state == "intended"]
         last = store.last_activity()
         health = store.channel_health()
+        alerts = _alert_lines(store, meta)
     zone = ZoneInfo(meta["timezone"])
     states = Counter(o.status for o in results)
     pending = [o for o in results if o.status in ("planned", "retrying")]
@@ -208,8 +209,16 @@ def status(args: argparse.Namespace) -> int:
         elif channel.total_failures:
             lines.append(f"channel:    {channel.channel}: ok now ({channel.total_failures} "
                          "failures so far, retried)")
+    lines += alerts
     print("\n".join(lines))
     return 0
+
+
+def _alert_lines(store: Store, meta: dict[str, str]) -> list[str]:
+    from harness.cli.alerts import status_lines
+
+    return status_lines(store, Scenario.model_validate_json(meta["scenario_json"]),
+                        ZoneInfo(meta["timezone"]))
 
 
 def export(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from harness.analysis.replay import figures, published_figures, with_differences
 from harness.analysis.summary import summarize
 from harness.durations import format_duration
 from harness.report import charts as charting
+from harness.report.alerts import AlertLog, alert_log
 from harness.report.figure_words import label, shown
 from harness.report.files import json_text, write_csv
 from harness.report.fonts import advice, missing_glyphs
@@ -77,7 +78,8 @@ def build_report(store: Store, out: Path) -> ReportFiles:
         chart_files += trends.files if trends else []
         html = out / "report.html"
         html.write_text(_page(scenario, summary, embedded, outcomes, replies, names,
-                              power_notes, trends),
+                              power_notes, trends,
+                              alert_log(store, scenario, ZoneInfo(scenario.timezone))),
                         encoding="utf-8")
         poster = out / "infographic.png"
         draw_poster(summary, poster)
@@ -128,7 +130,8 @@ def _figure(svg: Path, chart: charting.Chart) -> Markup:
 
 def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
           outcomes: list[Outcome], replies: list[ReplyRecord], names: dict[str, str],
-          power_notes: list[str], trends: TrendSection | None = None) -> str:
+          power_notes: list[str], trends: TrendSection | None = None,
+          alerts: AlertLog | None = None) -> str:
     environment = Environment(loader=PackageLoader("harness.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]),
                               keep_trailing_newline=True)
@@ -150,6 +153,7 @@ def _page(scenario: Scenario, summary: Summary, charts: dict[str, Markup],
         rules=summary.rules, simulated=summary.simulated, seed=scenario.seed,
         published=_published(scenario, outcomes, names), power_notes=power_notes,
         trends=trends,
+        alerts=alerts,
     )
 
 

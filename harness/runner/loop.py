@@ -91,6 +91,12 @@ class Runner:
         """The counts shown as progress."""
         return self.ledger.stats
 
+    def flush(self) -> None:
+        """Commit what the loop has gathered so far: a listener that reads the store (the
+        alerts) calls it first. Always safe; the loop itself commits lazily on a virtual
+        clock."""
+        self.store.write(self._batch)
+
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> bool:

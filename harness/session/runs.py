@@ -27,6 +27,7 @@ from harness.channels.modes import Operator, gate
 from harness.channels.registry import get_adapter
 from harness.clock import Clock, SystemClock, VirtualClock
 from harness.errors import RunFolderError
+from harness.monitor.watch import watch
 from harness.plan.expand import build_plan
 from harness.runner.events import RunnerEvents
 from harness.runner.limits import DEFAULT_CAPS, Limits, stop_requested
@@ -254,8 +255,10 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
         say(f"\nshopper: channel {channel} stopped: {error}")
 
     events.stopped.add_listener(stopped)
+    alerts_done = watch(runner, store, scenario, say)  # objectives judged, alerts sent
     with _stop_on_sigterm(runner):
         finished = runner.run()
+    alerts_done()
     if finished:
         store.set_meta("finished_at", clock.now().isoformat())
     elif runner.stopped:

@@ -41,6 +41,31 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             WHEN error LIKE 'cap:%' THEN 'capped'
             ELSE NULL END""",
     ),
+    3: (
+        """CREATE TABLE alert_state (
+            objective        TEXT NOT NULL,
+            brand            TEXT NOT NULL,
+            state            TEXT NOT NULL,
+            since            TEXT,
+            breach_since     TEXT,
+            last_notified_at TEXT,
+            checked_at       TEXT NOT NULL,
+            PRIMARY KEY (objective, brand)
+        )""",
+        """CREATE TABLE notifications (
+            id           INTEGER PRIMARY KEY,
+            objective    TEXT NOT NULL,
+            brand        TEXT NOT NULL,
+            kind         TEXT NOT NULL,
+            at           TEXT NOT NULL,
+            title        TEXT NOT NULL,
+            text         TEXT NOT NULL,
+            attempts     INTEGER NOT NULL,
+            delivered_to TEXT NOT NULL,
+            delivered_at TEXT,
+            last_error   TEXT
+        )""",
+    ),
 }
 
 

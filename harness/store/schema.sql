@@ -80,3 +80,32 @@ CREATE TABLE channel_health (
     total_failures INTEGER NOT NULL,
     updated_at     TEXT NOT NULL
 );
+
+-- Alerts (schema 4): per objective and brand, what was last judged and what was announced, so
+-- that a restart announces nothing twice (harness.monitor decides, harness.store.alerts reads
+-- and writes). (No semicolons in comments: statements are split at them.)
+CREATE TABLE alert_state (
+    objective        TEXT NOT NULL,
+    brand            TEXT NOT NULL,
+    state            TEXT NOT NULL,  -- unknown | ok | failing: as last judged
+    since            TEXT,           -- when that state was first judged
+    breach_since     TEXT,           -- start of the breach announced (NULL: none announced)
+    last_notified_at TEXT,           -- when the breach notice or the latest reminder was due
+    checked_at       TEXT NOT NULL,  -- the moment last judged (the run's clock)
+    PRIMARY KEY (objective, brand)
+);
+
+-- Every notification decided, delivered or not: each destination is sent it once.
+CREATE TABLE notifications (
+    id           INTEGER PRIMARY KEY,
+    objective    TEXT NOT NULL,
+    brand        TEXT NOT NULL,
+    kind         TEXT NOT NULL,  -- breach | recovery | reminder
+    at           TEXT NOT NULL,  -- when it was decided (the run's clock)
+    title        TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    delivered_to TEXT NOT NULL,  -- JSON list: the destinations (index in alerts.urls) that have it
+    delivered_at TEXT,           -- when the last destination had it (NULL: not delivered yet)
+    last_error   TEXT            -- the last failure, naming destinations by index and scheme only
+);

@@ -21,7 +21,7 @@ from harness.plan.probe import FollowUpStep, Probe
 from harness.store.migrations import migrate, rollback
 from harness.store.records import ChannelHealth, ReplyRecord, SendRecord, WriteBatch
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STORE_FILE = "run.sqlite"
 
 
