@@ -170,7 +170,10 @@ def test_the_migration_gives_each_old_row_the_reason_the_runner_now_records() ->
         sending.resolved(INTENT, ("123", NOW), NOW),
     ]
     reasons = [r.reason for r in records]
-    assert set(reasons) == set(REASONS)  # every reason there is, none left out
+    # every reason there is, none left out, but those first recorded under schema 3, which
+    # no schema-2 store can hold (a stop asked for between two sends of a batch)
+    since_schema_3 = {sending.not_attempted(INTENT, "stopping", NOW).reason}
+    assert set(reasons) == set(REASONS) - since_schema_3
     assert _classified(records) == reasons
     assert _classified([sending.sent(INTENT, "1", NOW)]) == [None]  # a plain send has none
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness import __version__
 from harness.analysis.dimensions import CHART_GROUPS, METRICS
+from harness.cli.repeating import add_once_arguments, add_schedule_arguments
 from harness.platforms import REPLY_KINDS
 from harness.runner.limits import DEFAULT_PER_BRAND_PER_DAY, DEFAULT_TOTAL
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "message. Exit status 0 if all are valid, 2 otherwise. Nothing is sent or written.")
     validate.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
     _max_probes_argument(validate)
+    add_schedule_arguments(validate, weeks=True)
     validate.set_defaults(handler=_lazy("harness.cli.inspect", "validate"))
 
     plan = commands.add_parser(
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="table (default) for people; csv or json as data")
     plan.add_argument("--seed", type=_seed, help="override the scenario's seed")
     _max_probes_argument(plan)
+    add_schedule_arguments(plan, weeks=True)
     plan.set_defaults(handler=_lazy("harness.cli.inspect", "plan"))
 
     power = commands.add_parser(
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument("scenario", metavar="SCENARIO")
     race.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
     race.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    add_schedule_arguments(race)
     _max_probes_argument(race)
     race.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     race.add_argument("--replicates", type=_replicates, metavar="N",
@@ -287,6 +291,8 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                      f"(default {DEFAULT_TOTAL}; 0: no cap)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: results/<name>/)")
     run.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    add_schedule_arguments(run)
+    add_once_arguments(run)
     _max_probes_argument(run)
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 

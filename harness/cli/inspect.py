@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
@@ -17,7 +18,9 @@ from harness.atomic import write_atomically
 from harness.cli.output import inert_lines, printable, table
 from harness.cli.paths import writable_file
 from harness.errors import ScenarioError, UsageError
+from harness.plan.calendar import PREVIEW_WEEKS
 from harness.report.files import write_csv, write_json
+from harness.runner.horizon import PLANNED_THROUGH
 from harness.runner.limits import STOP_FILE
 from harness.scenario.model import Scenario
 from harness.store.folder import RunFolder
@@ -37,7 +40,8 @@ def validate(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.scenarios:
         try:
-            scenario = load_scenario(name, max_probes=args.max_probes)
+            scenario = load_scenario(name, max_probes=args.max_probes, start=args.start,
+                                     until=args.until)
         except ScenarioError as exc:
             failed += 1
             print(str(exc), file=sys.stderr)
@@ -45,7 +49,16 @@ def validate(args: argparse.Namespace) -> int:
             print(f"{name}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
             continue
         probes = plan_size(scenario).probes  # counted, not expanded: validate stays small
-        print(f"{name}: ok ({scenario.name}: {probes} probes, {len(scenario.brands)} brands,"
+        if scenario.schedule.repeat:
+            from harness.cli.repeating import first_weeks, repeats
+
+            weeks = _weeks_shown(scenario, args.weeks)
+            probes_text = (f"{plan_size(scenario, weeks).probes} probes in "
+                           f"{first_weeks(weeks)}, {repeats(scenario.schedule.until)}"
+                           + (f" ({probes} probes in all)" if scenario.schedule.until else ""))
+        else:
+            probes_text = f"{probes} probes"
+        print(f"{name}: ok ({scenario.name}: {probes_text}, {len(scenario.brands)} brands,"
               f" {len(scenario.personas)} personas, {len(scenario.categories)} categories)")
         # warnings on stderr, each naming its file: the design's caveats, then its power
         for warning in plan_warnings(scenario):
@@ -63,22 +76,38 @@ def plan(args: argparse.Namespace) -> int:
     from harness.scenario.model import resolved_matchups
     from harness.session.scenarios import load_scenario
 
-    scenario = load_scenario(args.scenario, max_probes=args.max_probes)
-    if args.seed is not None:
-        scenario = scenario.model_copy(update={"seed": args.seed})
-    probes = build_plan(scenario)
+    scenario = load_scenario(args.scenario, max_probes=args.max_probes, seed=args.seed,
+                             start=args.start, until=args.until)
+    schedule = scenario.schedule
+    shown = None
+    if schedule.repeat:
+        from harness.cli.repeating import first_weeks, repeats
+        from harness.plan.continuous import plan_weeks
+
+        weeks = _weeks_shown(scenario, args.weeks)
+        shown = f"{first_weeks(weeks)}; the schedule {repeats(schedule.until)}"
+        probes = plan_weeks(scenario, weeks)
+    else:
+        probes = build_plan(scenario)
+        if args.weeks:
+            probes = [p for p in probes if p.week <= args.weeks]
     warnings = plan_warnings(scenario)
     zone = ZoneInfo(scenario.timezone)
     records = [p.record(zone) for p in probes]
     out = sys.stdout
     if args.format == "json":
-        write_json({"scenario": scenario.name, "seed": scenario.seed, "probes": records,
+        repeat = {"repeat": {"until": schedule.until.isoformat() if schedule.until else None,
+                             "weeks_shown": _weeks_shown(scenario, args.weeks)}} if shown else {}
+        write_json({"scenario": scenario.name, "seed": scenario.seed, **repeat,
+                    "probes": records,
                     "balance": balance_tables(probes, resolved_matchups(scenario)),
                     "warnings": warnings}, out)
     elif args.format == "csv":
         write_csv(records, PLAN_FIELDS, out)
         for warning in warnings:  # not in the data: on standard error
             print(f"warning: {warning}", file=sys.stderr)
+        if shown:
+            print(f"note: only {shown}", file=sys.stderr)
     else:
         rows = [(r["probe_id"], r["scheduled_at"], r["persona"], r["brand"], r["channel"],
                  r["category"], r["mention"], _short(str(r["text"]))) for r in records]
@@ -88,9 +117,18 @@ def plan(args: argparse.Namespace) -> int:
         if warnings:
             out.writelines(f"warning: {warning}\n" for warning in warnings)
             out.write("\n")
-        out.write(f"{len(probes)} probes\n")
+        out.write(f"{len(probes)} probes" + (f" in {shown}" if shown else "") + "\n")
     _power_warnings(scenario)
     return 0
+
+
+def _weeks_shown(scenario: Scenario, asked: int | None) -> int:
+    """How many weeks of a repeating schedule `plan` and `validate` show: ``--weeks`` or
+    :data:`PREVIEW_WEEKS`, no more than it has."""
+    from harness.plan.calendar import planned_weeks
+
+    weeks = asked or PREVIEW_WEEKS
+    return min(weeks, planned_weeks(scenario.schedule)) if scenario.schedule.until else weeks
 
 
 def _power_warnings(scenario: Scenario, prefix: str = "shopper: warning: ") -> None:
@@ -187,6 +225,10 @@ def status(args: argparse.Namespace) -> int:
         " not confirm; never resent)",
         f"next due:   {next_due.astimezone(zone).isoformat() if next_due else '-'}",
     ]
+    if PLANNED_THROUGH in meta:  # a repeating schedule's plan grows as the run goes on
+        through = datetime.fromisoformat(meta[PLANNED_THROUGH]).astimezone(zone)
+        lines.append(f"planned to: {through.isoformat()} (the schedule repeats: each pass "
+                     "plans a day ahead)")
     lines += [f"  {s.probe_id} step {s.step}: {s.error or s.state}" for s in uncertain[:20]]
     if uncertain:
         lines.append("  settle each with `shopper resolve DIR --probe ID --posted ID_OR_URL "

@@ -20,7 +20,8 @@ from harness.session.scenarios import load_scenario
 def race_replicates(args: argparse.Namespace) -> int:
     """Simulate N seeds; print the ranges; write DIR/replicates.json. Exit 1 when a
     published figure falls outside its range (the replay is not faithful to it)."""
-    scenario = load_scenario(args.scenario, max_probes=args.max_probes)
+    scenario = load_scenario(args.scenario, max_probes=args.max_probes, start=args.start,
+                             until=args.until)
     first = scenario.seed if args.seed is None else args.seed
     folder = writable_folder(Path(args.out) if args.out else Path("results") / scenario.name,
                              "--out" if args.out else "run folder")

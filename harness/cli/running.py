@@ -17,7 +17,10 @@ from harness.session.scenarios import load_scenario
 
 
 def run(args: argparse.Namespace) -> int:
-    """`shopper run SCENARIO (--simulate | --live) [--out DIR] [--seed N]`."""
+    """`shopper run SCENARIO (--simulate | --live) [--out DIR] [--seed N] [--once]`."""
+    if args.now is not None and not (args.once and args.simulate):
+        raise UsageError("--now sets the virtual clock of a simulated pass: it goes with "
+                         "--once --simulate (a live run goes by the real time)")
     if args.live:
         return exit_status(_live(args))
     if not args.simulate:
@@ -57,6 +60,14 @@ def _live(args: argparse.Namespace) -> RunResult:
     text, ready = preflight(scenario, build_plan(scenario), folder, os.environ,
                             (args.max_per_brand_per_day, args.max_messages))
     print(text)
+    if scenario.schedule.repeat:
+        from harness.cli.repeating import repeats
+        from harness.plan.calendar import planned_weeks
+
+        weeks = planned_weeks(scenario.schedule)
+        print(f"  the schedule {repeats(scenario.schedule.until)}: the figures above are of "
+              + (f"its first {weeks} weeks" if scenario.schedule.until is None else
+                 f"all its {weeks} weeks"))
     if not ready:
         raise UsageError("some channels are not ready (see above); nothing was sent")
     interactive = sys.stdin.isatty()
@@ -75,23 +86,35 @@ def _live(args: argparse.Namespace) -> RunResult:
     with _progress(args, scenario) as watch:
         result = execute(scenario, folder, live=True, operator=TerminalOperator(),
                          source=source, source_name=str(args.scenario), on_runner=watch,
-                         caps=(args.max_per_brand_per_day, args.max_messages))
+                         caps=(args.max_per_brand_per_day, args.max_messages),
+                         once=getattr(args, "once", False))
     _say_how_it_ended(folder, result)
     return result
 
 
 def _simulate(args: argparse.Namespace) -> RunResult:
     scenario, folder, source = _prepare(args)
+    once, now = getattr(args, "once", False), getattr(args, "now", None)
     with _progress(args, scenario) as watch:
-        result = simulate(scenario, folder, source=source, source_name=str(args.scenario),
-                          on_runner=watch)
+        if once:
+            from harness.cli.repeating import in_zone
+
+            result = execute(scenario, folder, live=False, source=source,
+                             source_name=str(args.scenario), on_runner=watch, once=True,
+                             now=in_zone(now, ZoneInfo(scenario.timezone)) if now else None)
+        else:
+            result = simulate(scenario, folder, source=source, source_name=str(args.scenario),
+                              on_runner=watch)
     _say_how_it_ended(folder, result)
     return result
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Scenario, Path, str]:
-    """The scenario (with ``--seed``), the run folder and the scenario file's text."""
-    scenario = load_scenario(args.scenario, max_probes=args.max_probes, seed=args.seed)
+    """The scenario (with ``--seed``, ``--start``, ``--until``), the run folder and the
+    scenario file's text."""
+    scenario = load_scenario(args.scenario, max_probes=args.max_probes, seed=args.seed,
+                             start=getattr(args, "start", None),
+                             until=getattr(args, "until", None))
     folder = _run_folder(args, scenario.name)
     return scenario, folder, Path(args.scenario).read_text(encoding="utf-8")
 
@@ -128,7 +151,18 @@ def _run_folder(args: argparse.Namespace, name: str) -> Path:
 
 
 def _say_how_it_ended(folder: Path, result: RunResult) -> None:
-    if result.already_finished:
+    import signal
+
+    if result.signal == signal.SIGINT:  # as an interrupted command always said
+        print("shopper: interrupted; rerun the same command to resume", file=sys.stderr)
+    elif result.signal is not None:
+        print(f"shopper: stopped by {signal.Signals(result.signal).name} at a safe point; "
+              f"{folder} resumes where it stopped: rerun the same command", file=sys.stderr)
+    elif result.once and not result.finished:
+        print(f"{folder}: pass done: {result.sent}/{result.planned} probes sent so far, "
+              f"{result.answered} answered; the next pass (the same command) goes on",
+              file=sys.stderr)
+    elif result.already_finished:
         print(f"{folder}: this run already finished ({result.sent} probes sent, "
               f"{result.answered} answered); nothing to do", file=sys.stderr)
     elif result.finished and result.planned and not result.sent:

@@ -10,17 +10,40 @@ from zoneinfo import ZoneInfo
 from harness.hours import WEEKDAYS, clocks_change, local_moment
 from harness.scenario.model import Schedule
 
+PREVIEW_WEEKS = 4
+"""The weeks of a repeating schedule without ``until`` that stand for its plan where a whole
+plan is needed (`shopper plan` and `validate`, the balance tables, the power analysis)."""
 
-def send_dates(schedule: Schedule) -> list[tuple[int, date]]:
-    """``(week index, date)`` for every sending day, in order. Week 0 starts on ``start``."""
+
+def planned_weeks(schedule: Schedule) -> int:
+    """How many weeks the schedule's plan has: ``weeks``; for a repeating schedule, the weeks
+    through ``until``, or :data:`PREVIEW_WEEKS` without it."""
+    if not schedule.repeat:
+        return schedule.weeks
+    if schedule.until is None:
+        return PREVIEW_WEEKS
+    return max(0, (schedule.until - schedule.start).days // 7 + 1)
+
+
+def send_dates(schedule: Schedule, weeks: int | None = None) -> list[tuple[int, date]]:
+    """``(week index, date)`` for every sending day, in order. Week 0 starts on ``start``.
+    ``weeks``: that many weeks (default :func:`planned_weeks`); never past ``until``."""
     weekdays = {WEEKDAYS.index(day) for day in schedule.weekdays}
     excluded = set(schedule.exclude_dates)
     days = []
-    for offset in range(schedule.weeks * 7):
+    for offset in range((planned_weeks(schedule) if weeks is None else weeks) * 7):
         day = schedule.start + timedelta(days=offset)
+        if schedule.until is not None and day > schedule.until:
+            break
         if day.weekday() in weekdays and day not in excluded:
             days.append((offset // 7, day))
     return days
+
+
+def fixed_times(day: date, times: list[time], zone: ZoneInfo) -> list[datetime]:
+    """The moments ``day`` shows each of ``times`` on the wall clocks of ``zone``, in order (a
+    time the clocks skip moves forward to the change; a repeated one is its first pass)."""
+    return sorted(local_moment(day, clock_time, zone) for clock_time in times)
 
 
 Window = tuple[tuple[datetime, int], ...]

@@ -59,8 +59,11 @@ def mention_for(modes: Sequence[str], offset: int, week: int) -> str:
 def legacy_deal(scenario: Scenario) -> bool:
     """Whether the plan deals categories and personas as earlier versions did: a replay with
     one message a day (categories by brand rank, personas in turn by category; see
-    :func:`deal_personas`)."""
-    return scenario.design.type == "replay" and scenario.schedule.messages_per_brand_per_day == 1
+    :func:`deal_personas`). Never for a repeating schedule, whose plan has rules of its own
+    (:mod:`harness.plan.continuous`)."""
+    schedule = scenario.schedule
+    return (scenario.design.type == "replay" and schedule.messages_per_brand_per_day == 1
+            and not schedule.repeat)
 
 
 def category_stride(categories: int, partners: int, per_day: int) -> int:

@@ -7,7 +7,13 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from harness.plan.calendar import send_dates, send_times, send_window
+from harness.plan.calendar import (
+    fixed_times,
+    planned_weeks,
+    send_dates,
+    send_times,
+    send_window,
+)
 from harness.plan.design import (
     category_index,
     category_offsets,
@@ -25,7 +31,13 @@ from harness.scenario.queries import channels_for_brand, personas_for_channel
 
 
 def build_plan(scenario: Scenario) -> list[Probe]:
-    """Every probe of the scenario, ordered by send time (then brand order)."""
+    """Every probe of the scenario, ordered by send time (then brand order). A repeating
+    schedule's plan is made week by week (:mod:`harness.plan.continuous`): this is its weeks
+    through ``until``, or its first :data:`~harness.plan.calendar.PREVIEW_WEEKS`."""
+    if scenario.schedule.repeat:
+        from harness.plan.continuous import plan_weeks
+
+        return plan_weeks(scenario, planned_weeks(scenario.schedule))
     seed = scenario.seed
     rng = random.Random(f"{seed}:design")
     zone = ZoneInfo(scenario.timezone)
@@ -33,8 +45,9 @@ def build_plan(scenario: Scenario) -> list[Probe]:
     per_day = schedule.messages_per_brand_per_day
     slots_per_week = len(set(schedule.weekdays)) * per_day
     dates = send_dates(schedule)
-    windows = [send_window(day, schedule.send_window.start, schedule.send_window.end, zone)
-               for _, day in dates]
+    windows = [] if schedule.times else [
+        send_window(day, schedule.send_window.start, schedule.send_window.end, zone)
+        for _, day in dates]
     modes = mention_modes(scenario)
     offsets = mention_offsets(scenario, rng)
     categories = list(scenario.categories)
@@ -62,9 +75,11 @@ def build_plan(scenario: Scenario) -> list[Probe]:
         slots: list[_Slot] = []
         occurrences: dict[str, int] = {}
         time_rng = random.Random(f"{seed}:time:{brand.id}")
+        brand_zone = ZoneInfo(brand.timezone or scenario.timezone)
         week_modes = [mention_for(modes, offsets[brand.id], w) for w in range(schedule.weeks)]
         for d_pos, (week, day) in enumerate(dates):
-            times = send_times(time_rng, windows[d_pos], per_day)
+            times = (fixed_times(day, schedule.times, brand_zone) if schedule.times else
+                     send_times(time_rng, windows[d_pos], per_day))
             for k, moment in enumerate(times):
                 number = d_pos * per_day + k
                 category = categories[category_index(number, starts[brand.id], week,

@@ -46,7 +46,7 @@ class Ledger:
 
     def __init__(self, probes: list[Probe], window: timedelta, channels: Iterable[str],
                  roster: Roster) -> None:
-        self.probes = probes
+        self.probes = list(probes)  # its own: a repeating schedule's grows (add_probes)
         self.by_id = {p.probe_id: p for p in probes}
         self.window = window
         self.roster = roster
@@ -100,6 +100,13 @@ class Ledger:
                     ledger.schedule_follow_up(reply)
         ledger.stats.closed = len(ledger.closed)
         return ledger
+
+    def add_probes(self, probes: Iterable[Probe]) -> None:
+        """More of the plan (a repeating schedule's, due after every probe so far)."""
+        for probe in probes:
+            self.probes.append(probe)
+            self.by_id[probe.probe_id] = probe
+            self.stats.planned += 1
 
     def absorb_attempt(self, record: SendRecord) -> None:
         """What one attempt's outcome changes: a post to match replies to, a window that

@@ -2,7 +2,8 @@
 
 Each pass: send what is due (first messages, follow-ups, retries), poll the channels that are
 due, close probes whose observation window has ended, then sleep until the next thing is due.
-With a virtual clock "sleeping" jumps straight there.
+With a virtual clock "sleeping" jumps straight there. A repeating schedule's plan grows at
+each pass (:mod:`harness.runner.horizon`); ``run(once=True)`` makes one pass.
 
 Crash safety: a send is committed as *intended* before the platform is called and as *sent*
 (with the platform's id and timestamp) after. On start, intents without an outcome are settled
@@ -31,17 +32,16 @@ from harness.errors import ChannelError, RateLimited
 from harness.plan.probe import Probe
 from harness.runner import schedule, sending
 from harness.runner.events import RunnerEvents, RunStats
+from harness.runner.horizon import Horizon
 from harness.runner.ledger import Key, Ledger, counts
 from harness.runner.limits import Limits
 from harness.runner.roster import Roster
-from harness.store.records import (
-    DEGRADED_AFTER,
-    ChannelHealth,
-    ReplyRecord,
-    SendRecord,
-    WriteBatch,
-)
+from harness.store.records import DEGRADED_AFTER, ChannelHealth, ReplyRecord, SendRecord, WriteBatch
 from harness.store.sqlite import Store
+
+
+class _WakeUp(Exception):
+    """Raised into the runner's wait by :meth:`Runner.request_stop`."""
 
 
 class Runner:
@@ -50,7 +50,8 @@ class Runner:
     def __init__(self, store: Store, channels: Mapping[str, ChannelAdapter], clock: Clock,
                  roster: Roster, *, window: timedelta, poll_every: Mapping[str, timedelta],
                  events: RunnerEvents | None = None, limits: Limits | None = None,
-                 kill_switch: Callable[[], bool] | None = None) -> None:
+                 kill_switch: Callable[[], bool] | None = None,
+                 horizon: Horizon | None = None) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
@@ -59,11 +60,13 @@ class Runner:
         self.events = events or RunnerEvents()
         self.limits = limits
         self.kill_switch = kill_switch or (lambda: False)
+        self.horizon = horizon  # a repeating schedule's plan, extended as time goes on
         self.sending_stopped = False  # the kill switch was on when the run ended
         self.stopped: dict[str, str] = {}
         """Channels stopped for good in this run, with why (what retrying cannot cure)."""
         self._capped: dict[Key, str] = {}
         self.stop_requested = False
+        self._waiting = False
         self._batch = WriteBatch()
         self.ledger = Ledger.from_store(store, window, channels, roster)
         if self.limits is not None:  # whatever may have reached a platform counts
@@ -99,30 +102,53 @@ class Runner:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self) -> bool:
+    def run(self, *, once: bool = False) -> bool:
         """Run until every probe is settled and closed (True), or a stop is requested, or
-        the kill switch is on and nothing sent is still open (False)."""
+        the kill switch is on and nothing sent is still open (False). ``once``: one pass
+        (send what is due, poll every channel with something open, close what is due), then
+        return (True only if that finished the run)."""
         self._reconcile()
         while not self.stop_requested:
             now = self.clock.now()
+            if self.horizon is not None:  # a repeating schedule: plan what came within reach
+                self.ledger.add_probes(self.horizon.extend(now))
             may_send = not self.kill_switch()
             if may_send:
                 self._send_due(now)
-            polls = self._poll_due(now)
+            polls = self._poll_due(now, every=once)
+            if once and may_send:  # what the replies just read made due (follow-ups)
+                self._send_due(now)
             self._close_due(now)
             self.events.tick.fire(now=now, stats=self.stats)
             upcoming = self._next_event(now, polls, sending=may_send)
-            if upcoming is None:
+            if upcoming is None or once:
                 self.store.write(self._batch)
                 # with the switch on, the run is over only if nothing was left to send
-                done = may_send or self._next_event(now, polls) is None
-                self.sending_stopped = not done
+                done = upcoming is None and (may_send or self._next_event(now, polls) is None)
+                self.sending_stopped = not may_send and not done
                 return done and not self.stopped
             if not self.clock.is_virtual:
                 self.store.write(self._batch)
-            self.clock.sleep_until(upcoming)
+            self._wait(upcoming)
         self.store.write(self._batch)
         return False
+
+    def request_stop(self) -> None:
+        """Stop at the next safe point: after the send under way, or at once while waiting
+        (everything is written before a wait). For a signal handler: it cuts a wait short."""
+        self.stop_requested = True
+        if self._waiting:
+            self._waiting = False
+            raise _WakeUp
+
+    def _wait(self, moment: datetime) -> None:
+        try:
+            self._waiting = True  # inside the try: a wake-up from here on lands below
+            if not self.stop_requested:  # asked for just before: no wake-up came
+                self.clock.sleep_until(moment)
+            self._waiting = False
+        except _WakeUp:
+            pass
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -176,7 +202,8 @@ class Runner:
         for record in intents:
             self.ledger.attempts[(record.probe_id, record.step)] = record
             self.ledger.retries.pop((record.probe_id, record.step), None)
-        outcomes = [self._send_one(record, now) for record in intents]
+        outcomes = [sending.not_attempted(record, "stopping", now) if self.stop_requested
+                    else self._send_one(record, now) for record in intents]
         self._batch.outcomes.extend(outcomes)
         for outcome in outcomes:
             self._record_outcome(outcome)
@@ -266,12 +293,14 @@ class Runner:
         return schedule.poll_at(self.ledger.chan[name], self.poll_every[name], now,
                                 stopped=name in self.stopped, foresight=self._foresight(name))
 
-    def _poll_due(self, now: datetime) -> dict[str, datetime | None]:
-        """Poll the channels that are due; return when each should next be polled."""
+    def _poll_due(self, now: datetime, *, every: bool = False) -> dict[str, datetime | None]:
+        """Poll the channels that are due (``every``: each one with something open that may
+        be polled now); return when each should next be polled."""
         upcoming = {}
         for name in self.channels:
             when = self._poll_at(name, now)
-            if when is not None and when <= now:
+            if when is not None and (when <= now or (every and schedule.channel_free(
+                    self.ledger, self.stopped, name, now))):
                 self._look_for_posts_by_hand(name, now)
                 self._poll(name, now)
                 when = self._poll_at(name, now)
@@ -367,4 +396,5 @@ class Runner:
     def _next_event(self, now: datetime, polls: dict[str, datetime | None], *,
                     sending: bool = True) -> datetime | None:
         return schedule.next_event(self.ledger, now, polls, self.poll_every, self.stopped,
-                                   sending=sending, virtual=self.clock.is_virtual)
+                                   sending=sending, virtual=self.clock.is_virtual,
+                                   plan_ends=self.horizon.next_at() if self.horizon else None)

@@ -104,12 +104,14 @@ def take_due(ledger: Ledger, now: datetime, stopped: Collection[str]) -> list[Du
 
 def next_event(ledger: Ledger, now: datetime, polls: Mapping[str, datetime | None],
                poll_every: Mapping[str, timedelta], stopped: Collection[str], *,
-               sending: bool = True, virtual: bool = False) -> datetime | None:
+               sending: bool = True, virtual: bool = False,
+               plan_ends: datetime | None = None) -> datetime | None:
     """When the loop should wake next (None: nothing is left to do): the next first message,
     retry or follow-up (unless ``sending`` is off), the next poll of a channel with open
-    probes, or the next window to close (on its channel's poll tick). On a virtual clock,
-    never before ``now``."""
-    candidates = []
+    probes, the next window to close (on its channel's poll tick), or (unless ``sending`` is
+    off) ``plan_ends``, when a repeating schedule's stored plan must be extended. On a
+    virtual clock, never before ``now``."""
+    candidates = [plan_ends] if sending and plan_ends is not None else []
     position = ledger.next
     while sending and position < len(ledger.probes):
         probe = ledger.probes[position]

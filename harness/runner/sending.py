@@ -34,10 +34,11 @@ from harness.store.records import (
     SendState,
 )
 
-NotAttempted = Literal["channel_stopped", "channel_rate_limited"]
+NotAttempted = Literal["channel_stopped", "channel_rate_limited", "stopping"]
 _NOT_ATTEMPTED: dict[NotAttempted, str] = {
     "channel_stopped": "not attempted: channel stopped",
     "channel_rate_limited": "not attempted: channel rate-limited",
+    "stopping": "not attempted: the run was asked to stop; the next run sends it",
 }
 
 MAX_ATTEMPTS = 10
@@ -144,7 +145,7 @@ def failed(record: SendRecord, reason: Reason, error: str, retry: datetime | Non
 def not_attempted(record: SendRecord, reason: NotAttempted,
                   retry: datetime | None) -> SendRecord:
     """The attempt, not handed to its channel: stopped, or rate limited, earlier in the same
-    batch (to be tried from ``retry``)."""
+    batch, or the run asked to stop (to be tried from ``retry``)."""
     return failed(record, reason, _NOT_ATTEMPTED[reason], retry, "not_sent")
 
 

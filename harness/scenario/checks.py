@@ -61,7 +61,12 @@ def check(scenario: Scenario, located: Located,
     _references(scenario, report)
     if not problems:  # accounts make sense once the channels they name exist
         _accounts(scenario, report)
-    if stages.calendar is not None:
+    from harness.scenario.schedule_checks import schedule_problems  # repeat, until, times
+
+    schedule = schedule_problems(scenario.schedule)
+    for path, message, key in schedule:
+        report(("schedule", *path), message, key=key)
+    if stages.calendar is not None and not schedule:  # a calendar needs a sound schedule
         stages.calendar(scenario, report)
     _design(scenario, report)
     objective_checks.check(scenario, report)

@@ -214,7 +214,8 @@ class SendWindow(Model):
 
 
 class Schedule(Model):
-    """When messages go out and how long replies are awaited."""
+    """When messages go out and how long replies are awaited. Checks across its fields
+    (``repeat``, ``until``, ``times``) are in ``scenario/schedule_checks.py``."""
 
     start: date
     weeks: int = Field(4, ge=1, le=520)
@@ -223,6 +224,32 @@ class Schedule(Model):
     messages_per_brand_per_day: int = Field(1, ge=1, le=100)
     observation_window: Duration = timedelta(days=7)
     exclude_dates: list[date] = Field(default_factory=list)
+    repeat: bool = Field(False, description="Repeat week after week, without end or until "
+                         "`until` (then `weeks` is not given): for monitoring.")
+    until: date | None = Field(None, description="With repeat: the last day that may send.")
+    times: list[TimeOfDay] | None = Field(
+        None, min_length=1, max_length=100, description="Fixed send times, each sending day, "
+        "in each brand's time zone; instead of a random time in send_window. "
+        "messages_per_brand_per_day is then the number of times.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_message_per_time(cls, data: Any) -> Any:
+        if (isinstance(data, dict) and isinstance(data.get("times"), list)
+                and "messages_per_brand_per_day" not in data):
+            data = {**data, "messages_per_brand_per_day":
+                    min(100, max(1, len(data["times"])))}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _unused_keys_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Keys added after runs were first fingerprinted are left out while unused, so a
+        # scenario that does not use them keeps the fingerprint (and its run) it had.
+        data: dict[str, Any] = handler(self)
+        for key in ("repeat", "until", "times"):
+            if data.get(key) in (None, False):
+                data.pop(key, None)
+        return data
 
 
 class Design(Model):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from harness import __version__
@@ -26,10 +26,11 @@ from harness.channels.base import ChannelAdapter, ChannelContext
 from harness.channels.modes import Operator, gate
 from harness.channels.registry import get_adapter
 from harness.clock import Clock, SystemClock, VirtualClock
-from harness.errors import RunFolderError
+from harness.errors import RunFolderError, UsageError
 from harness.monitor.watch import watch
 from harness.plan.expand import build_plan
 from harness.runner.events import RunnerEvents
+from harness.runner.horizon import PLANNED_THROUGH, Horizon, initial_plan
 from harness.runner.limits import DEFAULT_CAPS, Limits, stop_requested
 from harness.runner.loop import Runner
 from harness.runner.roster import Roster
@@ -52,7 +53,7 @@ def to_stderr(text: str) -> None:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How a run ended."""
+    """How a run (or, with ``once``, one pass of it) ended."""
 
     folder: Path
     finished: bool
@@ -60,11 +61,22 @@ class RunResult:
     sent: int
     planned: int
     answered: int
+    once: bool = False
+    stopped: tuple[str, ...] = ()
+    """Channels that stopped for good (what retrying cannot cure)."""
+    signal: int | None = None
+    """The signal (SIGTERM, SIGINT) that stopped it at a safe point, if one did."""
 
 
 def exit_status(result: RunResult) -> int:
     """0 for a run that finished having sent what it could; 1 for one that stopped, or that
-    finished without being able to send a single planned message (every send failed)."""
+    finished without being able to send a single planned message (every send failed). A pass
+    (``once``) that did not finish the run is 0, unless a channel stopped. Stopped by a
+    signal: 128 + its number (130 for SIGINT, 143 for SIGTERM), as shells report it."""
+    if result.signal is not None:
+        return 128 + result.signal
+    if result.once and not result.finished:
+        return 1 if result.stopped else 0
     return 0 if result.finished and (result.sent or not result.planned) else 1
 
 
@@ -85,10 +97,12 @@ def execute(scenario: Scenario, folder: Path, *, live: bool, clock: Clock | None
             environ: Mapping[str, str] | None = None, operator: Operator | None = None,
             adapter: type[ChannelAdapter] | None = None, source: str = "",
             source_name: str = "", on_runner: Callable[[Runner], None] | None = None,
-            caps: tuple[int | None, int | None] = DEFAULT_CAPS,
-            say: Say = to_stderr) -> RunResult:
+            caps: tuple[int | None, int | None] = DEFAULT_CAPS, once: bool = False,
+            now: datetime | None = None, say: Say = to_stderr) -> RunResult:
     """Run (or resume) ``scenario`` in ``folder`` until every probe is closed or a stop is
-    asked for.
+    asked for; with ``once``, one pass (see :meth:`Runner.run`), creating the run first if
+    need be. A simulated pass needs ``now``, the moment its virtual clock shows (never before
+    the run's last pass).
 
     Simulated runs (``live=False``) use a virtual clock from the plan's first probe. Live runs
     use the system clock (or ``clock``: tests run live adapters against fake platforms on a
@@ -97,31 +111,55 @@ def execute(scenario: Scenario, folder: Path, *, live: bool, clock: Clock | None
     (messages per brand per day, messages in all; ``None``: no cap) and stop sending while the
     folder's kill switch (a ``STOP`` file) is on.
     """
+    _check_end(scenario, live=live, once=once, now=now)
+    if live and clock is None:
+        clock = SystemClock()
     with RunFolder(folder) as run_folder:
-        store = open_run(run_folder, scenario, source, source_name, durable=live, say=say)
+        store = open_run(run_folder, scenario, source, source_name, durable=live, say=say,
+                         now=clock.now() if clock is not None else now)
         try:
             if "finished_at" in store.meta():
                 return _result(store, folder, finished=True, already=True)
             if clock is None:
-                start = store.last_activity() or store.first_scheduled_at()
+                last = store.last_activity()
+                if now is not None and last is not None and now < last:
+                    raise UsageError(f"--now {now.isoformat()} is before this run's last pass "
+                                     f"({last.isoformat()}): a virtual clock never goes back")
+                start = now or last or store.first_scheduled_at()
                 assert start is not None  # a plan always has probes
-                clock = SystemClock() if live else VirtualClock(start)
+                clock = VirtualClock(start)
             channels = build_channels(scenario, clock, folder, adapter=adapter,
                                       environ=environ, operator=operator if live else None)
             rails = _rails(scenario, folder, caps) if live else {}
             try:
-                finished = _drive(store, scenario, channels, clock, on_runner, rails, say)
+                ended = _drive(store, scenario, channels, clock, on_runner, rails, say, once)
             finally:
                 for channel in channels.values():
                     channel.close()
-            return _result(store, folder, finished=finished, already=False)
+            return _result(store, folder, finished=ended.finished, already=False, once=once,
+                           stopped=ended.stopped, signal=ended.signal)
         finally:
             store.close()
 
 
+def _check_end(scenario: Scenario, *, live: bool, once: bool, now: datetime | None) -> None:
+    """A simulated run of a repeating schedule needs an end; a simulated pass, a moment."""
+    schedule = scenario.schedule
+    if once and not live and now is None:
+        raise UsageError("a simulated pass (--once) needs the moment its virtual clock shows: "
+                         "--now TIME")
+    if schedule.repeat and schedule.until is None and not live and not once:
+        raise UsageError("the schedule repeats without end (schedule.repeat, no "
+                         "schedule.until): a simulated run needs one; give schedule.until in "
+                         "the scenario or --until DATE (or rehearse it a pass at a time with "
+                         "--once --now TIME)")
+
+
 def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: str, *,
-             durable: bool, say: Say = to_stderr) -> Store:
-    """Open the folder's store if it holds this scenario, or create it with the plan."""
+             durable: bool, say: Say = to_stderr, now: datetime | None = None) -> Store:
+    """Open the folder's store if it holds this scenario, or create it with the plan (a
+    repeating schedule's: what is due up to ``now`` and a lookahead, see
+    :mod:`harness.runner.horizon`; ``None``: from its first probe)."""
     as_json = scenario_json(scenario)
     fingerprint = scenario_hash(scenario)
     mode = "live" if durable else "simulated"
@@ -164,7 +202,12 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
                 f"(from {meta.get('scenario_file', '?')}, seed {meta.get('seed', '?')}) that "
                 "differs from this one; choose another --out, or delete the folder to start over")
         return store
-    probes = build_plan(scenario)
+    extra: dict[str, str] = {}
+    if scenario.schedule.repeat:
+        probes, through = initial_plan(scenario, now)
+        extra[PLANNED_THROUGH] = through.isoformat()
+    else:
+        probes = build_plan(scenario)
     meta = {
         "name": scenario.name,
         "title": scenario.title,
@@ -178,6 +221,7 @@ def open_run(folder: RunFolder, scenario: Scenario, source: str, source_name: st
         "created_at": datetime.now(UTC).isoformat(),
         "harness_version": __version__,
         "run_mode": mode,
+        **extra,
     }
     staging = folder.path / (folder.store_path.name + ".new")
     for leftover in folder.path.glob(staging.name + "*"):
@@ -234,14 +278,21 @@ def _rails(scenario: Scenario, folder: Path,
             "kill_switch": lambda: stop_requested(folder)}
 
 
+class _Ended(NamedTuple):
+    finished: bool
+    stopped: tuple[str, ...]
+    signal: int | None
+
+
 def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter], clock: Clock,
            on_runner: Callable[[Runner], None] | None, rails: dict[str, Any],
-           say: Say) -> bool:
+           say: Say, once: bool = False) -> _Ended:
     events = RunnerEvents()
+    horizon = Horizon(scenario, store) if scenario.schedule.repeat else None
     runner = Runner(store, channels, clock, Roster.from_scenario(scenario),
                     window=scenario.schedule.observation_window,
                     poll_every={c.id: c.poll_every for c in scenario.channels}, events=events,
-                    **rails)
+                    horizon=horizon, **rails)
     if on_runner is not None:
         on_runner(runner)
 
@@ -256,8 +307,8 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
 
     events.stopped.add_listener(stopped)
     alerts_done = watch(runner, store, scenario, say)  # objectives judged, alerts sent
-    with _stop_on_sigterm(runner):
-        finished = runner.run()
+    with _StopOnSignals(runner) as signals:
+        finished = runner.run(once=once)
     alerts_done()
     if finished:
         store.set_meta("finished_at", clock.now().isoformat())
@@ -266,33 +317,48 @@ def _drive(store: Store, scenario: Scenario, channels: dict[str, ChannelAdapter]
         say(f"Channel {names} stopped: retrying cannot cure what it met (see above). What it "
             "had left to send or read waits in the run folder: fix the settings, check them "
             "with `shopper channels SCENARIO --check`, then rerun the same command.")
+    elif runner.sending_stopped and once:
+        say("The kill switch is on (STOP in the run folder): this pass sent nothing and read "
+            "the replies; `shopper stop DIR --undo` to send again.")
     elif runner.sending_stopped:
         say("Sending stopped by the kill switch (STOP in the run folder): every probe sent "
             "is closed; the rest wait. `shopper stop DIR --undo`, then rerun, to go on.")
-    return finished
+    return _Ended(finished, tuple(sorted(runner.stopped)), signals.received)
 
 
-class _stop_on_sigterm:
-    """While the runner runs, SIGTERM asks it to stop at the next safe point (a process may
-    only set signal handlers on its main thread; elsewhere, the caller stops the runner)."""
+class _StopOnSignals:
+    """While the runner runs, SIGTERM and SIGINT (Ctrl-C) ask it to stop at the next safe
+    point: after the send under way, or at once while it waits. A second SIGINT interrupts
+    whatever it is doing (a send that hangs), as Ctrl-C always did; the store stays
+    resumable either way (see the runner's crash safety). A process may only set signal
+    handlers on its main thread; elsewhere, the caller stops the runner."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
-        self.previous: Any = None
+        self.previous: dict[int, Any] = {}
+        self.received: int | None = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _StopOnSignals:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._stop)
+            for number in self.SIGNALS:
+                self.previous[number] = signal.signal(number, self._stop)
+        return self
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
-        self.runner.stop_requested = True
+        if signum == signal.SIGINT and self.received == signal.SIGINT:
+            raise KeyboardInterrupt  # Ctrl-C again: do not wait for the safe point
+        self.received = self.received or signum
+        self.runner.request_stop()
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
 
 
-def _result(store: Store, folder: Path, *, finished: bool, already: bool) -> RunResult:
+def _result(store: Store, folder: Path, *, finished: bool, already: bool, once: bool = False,
+            stopped: tuple[str, ...] = (), signal: int | None = None) -> RunResult:
     counts = store.counts()
     return RunResult(folder, finished, already, counts["sent"], counts["planned"],
-                     counts["answered"])
+                     counts["answered"], once, stopped, signal)

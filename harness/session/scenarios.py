@@ -1,5 +1,6 @@
 """Load a scenario the way every command does: parsed and checked in the scenario layer,
-each channel completed from its adapter, the plan's size bounded, the seed overridden.
+each channel completed from its adapter, the plan's size bounded, the seed (and the
+schedule's start and until: :mod:`harness.session.overrides`) overridden.
 
 The scenario layer cannot ask the channel registry or the plan (both sit above it), so the
 two checks that need them are written here and handed to it as stages; their problems are
@@ -8,6 +9,7 @@ pinned to file, line and column like every other.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from harness.channels.base import ChannelAdapter
@@ -22,20 +24,29 @@ from harness.scenario.refs import Report
 
 
 def load_scenario(path: str | Path, *, max_probes: int | None = None,
-                  seed: int | None = None) -> Scenario:
-    """Load, validate and cross-check a scenario file; ``seed`` replaces its seed.
+                  seed: int | None = None, start: date | None = None,
+                  until: date | None = None) -> Scenario:
+    """Load, validate and cross-check a scenario file; ``seed`` replaces its seed, ``start``
+    and ``until`` its schedule's (:func:`~harness.session.overrides.with_schedule`).
 
     Raises :class:`~harness.errors.ScenarioError` listing every problem, each with file,
     line, column and field path. Nothing is sent or written. A plan of more than
     ``max_probes`` probes (default :data:`~harness.plan.size.MAX_PROBES`) is a problem.
     """
-    return _seeded(read_scenario(path, stages(max_probes)), seed)
+    from harness.session.overrides import with_schedule
+
+    scenario = _seeded(read_scenario(path, stages(max_probes)), seed)
+    return with_schedule(scenario, start=start, until=until, max_probes=max_probes)
 
 
 def load_scenario_text(text: str, file: str = "<scenario>", *,
-                       max_probes: int | None = None, seed: int | None = None) -> Scenario:
+                       max_probes: int | None = None, seed: int | None = None,
+                       start: date | None = None, until: date | None = None) -> Scenario:
     """Like :func:`load_scenario`, for text already in memory."""
-    return _seeded(read_scenario_text(text, file, stages(max_probes)), seed)
+    from harness.session.overrides import with_schedule
+
+    scenario = _seeded(read_scenario_text(text, file, stages(max_probes)), seed)
+    return with_schedule(scenario, start=start, until=until, max_probes=max_probes)
 
 
 def stages(max_probes: int | None = None) -> Stages:

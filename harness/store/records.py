@@ -29,6 +29,7 @@ Reason = Literal[
     "capped",                # a live run's cap would be passed
     "channel_stopped",       # not attempted: its channel stopped earlier in the batch
     "channel_rate_limited",  # not attempted: its channel is rate limited
+    "stopping",              # not attempted: the run was asked to stop (a signal)
     "operator",              # settled by hand with `shopper resolve`
 ]
 """Why an attempt ended as it did (``None`` for a plain send). The runner decides by this

@@ -6,7 +6,8 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 
--- The plan: one row per probe, written once when the run is created.
+-- The plan: one row per probe, written when the run is created (a repeating schedule's is
+-- extended as the run goes on, never changed).
 CREATE TABLE probes (
     probe_id     TEXT PRIMARY KEY,
     seq          INTEGER NOT NULL,

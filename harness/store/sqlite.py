@@ -52,7 +52,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
         self.path = path
-        self._plan: list[Probe] | None = None  # the plan never changes once written
+        self._plan: list[Probe] | None = None  # only ever extended (extend_plan)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -71,16 +71,18 @@ class Store:
                     store.db.execute(statement)
             store.db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                                  [*meta.items(), ("schema_version", str(SCHEMA_VERSION))])
-            store.db.executemany(
-                "INSERT INTO probes (probe_id, seq, persona, brand, industry, channel, category,"
-                " mention, week, day, scheduled_at, text, follow_ups)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(p.probe_id, p.seq, p.persona, p.brand, p.industry, p.channel, p.category,
-                  p.mention, p.week, p.day, _ts(p.scheduled_at), p.text,
-                  _follow_ups_json(p))
-                 for p in probes],
-            )
+            store._insert_probes(probes)
         return store
+
+    def _insert_probes(self, probes: Sequence[Probe]) -> None:
+        self.db.executemany(
+            "INSERT INTO probes (probe_id, seq, persona, brand, industry, channel, category,"
+            " mention, week, day, scheduled_at, text, follow_ups)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(p.probe_id, p.seq, p.persona, p.brand, p.industry, p.channel, p.category,
+              p.mention, p.week, p.day, _ts(p.scheduled_at), p.text, _follow_ups_json(p))
+             for p in probes],
+        )
 
     @classmethod
     def open(cls, path: Path, *, durable: bool = True) -> Store:
@@ -219,6 +221,16 @@ class Store:
         """When the first probe is due."""
         row = self.db.execute("SELECT MIN(scheduled_at) FROM probes").fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def extend_plan(self, probes: Sequence[Probe], meta: dict[str, str]) -> None:
+        """Add ``probes`` (due after every stored one) to the plan, and set ``meta``, in one
+        transaction: a repeating schedule's plan grows as its run goes on."""
+        with self.transaction():
+            self._insert_probes(probes)
+            self.db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                                " DO UPDATE SET value = excluded.value", list(meta.items()))
+        if self._plan is not None:  # a new list: whoever holds the old one keeps it as it was
+            self._plan = [*self._plan, *probes]
 
     def probes(self) -> list[Probe]:
         """The plan, in send order."""
