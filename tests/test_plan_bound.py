@@ -82,10 +82,12 @@ def test_max_probes_moves_the_limit_both_ways(small_file: Path,
     assert main(["plan", str(small_file), "--max-probes", str(probes - 1)]) == 2
 
 
+QA_SCENARIOS = sorted((ROOT / "scenarios").glob("qa-*.yaml"))
+
+
 @pytest.mark.parametrize("text", [SMALL, REPLAY.read_text(encoding="utf-8"),
-                                  *(p.read_text(encoding="utf-8")
-                                    for p in sorted((ROOT / "scenarios").glob("qa-*.yaml")))],
-                         ids=["small", "replay", "qa-1", "qa-2"])
+                                  *(p.read_text(encoding="utf-8") for p in QA_SCENARIOS)],
+                         ids=["small", "replay", *(p.stem for p in QA_SCENARIOS)])
 def test_the_counted_size_is_the_expanded_size(text: str) -> None:
     scenario = load_scenario_text(text, "s.yaml")
     assert plan_size(scenario).probes == len(build_plan(scenario)) <= MAX_PROBES

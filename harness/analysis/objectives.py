@@ -119,9 +119,9 @@ def judge(scenario: Scenario, evidence: Evidence, at: datetime) -> list[Verdict]
 
 def window_start(window: Window, at: datetime, zone: tzinfo) -> datetime | None:
     """Where ``window`` begins when it ends at ``at`` (None: the whole run)."""
-    if window.kind == "rolling" and window.length is not None:
-        return at - window.length
     local = at.astimezone(zone)
+    if window.kind == "rolling" and window.length is not None:
+        return local - window.length
     if window.kind == "week":
         day = local.date() - timedelta(days=local.weekday())
     elif window.kind == "month":

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from harness.atomic import write_atomically
-from harness.cli.output import inert_lines, printable, table
+from harness.cli.output import counted, inert_lines, printable, table
 from harness.cli.paths import writable_file
 from harness.errors import ScenarioError, UsageError
 from harness.plan.calendar import PREVIEW_WEEKS
@@ -58,8 +58,10 @@ def validate(args: argparse.Namespace) -> int:
                            + (f" ({probes} probes in all)" if scenario.schedule.until else ""))
         else:
             probes_text = f"{probes} probes"
-        print(f"{name}: ok ({scenario.name}: {probes_text}, {len(scenario.brands)} brands,"
-              f" {len(scenario.personas)} personas, {len(scenario.categories)} categories)")
+        print(f"{name}: ok ({scenario.name}: {probes_text}, "
+              f"{counted(len(scenario.brands), 'brand', 'brands')}, "
+              f"{counted(len(scenario.personas), 'persona', 'personas')}, "
+              f"{counted(len(scenario.categories), 'category', 'categories')})")
         # warnings on stderr, each naming its file: the design's caveats, then its power
         for warning in plan_warnings(scenario):
             print(f"{name}: warning: {printable(warning)}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any, TextIO
 
@@ -44,24 +44,36 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]],
     return "\n".join([line(list(headers)), rule, *(line(r) for r in cells)])
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """``1 brand``, ``2 brands``."""
+    return f"{count} {one if count == 1 else many}"
+
+
 class Progress:
     """One progress line on stderr: rewritten in place on a terminal, else every few seconds
     of wall time and at each new virtual day."""
 
-    def __init__(self, zone: tzinfo, planned: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, zone: tzinfo, planned: int | Callable[[], int],
+                 stream: TextIO = sys.stderr) -> None:
         self.zone = zone
-        self.planned = planned
+        self._planned = planned
         self.stream = stream
         self.interactive = stream.isatty()
         self._last_print = 0.0
         self._last_day: object = None
         self._last_line = ""
 
+    @property
+    def planned(self) -> int:
+        """The probes planned so far (a repeating schedule's plan grows as the run goes)."""
+        return self._planned() if callable(self._planned) else self._planned
+
     def tick(self, now: datetime, stats: Any) -> None:
         """Called by the runner after each pass."""
         local = now.astimezone(self.zone)
-        line = (f"{local:%a %Y-%m-%d %H:%M %Z}  sent {stats.sent}/{self.planned}  "
-                f"answered {stats.answered}  closed {stats.closed}/{self.planned}")
+        planned = self.planned
+        line = (f"{local:%a %Y-%m-%d %H:%M %Z}  sent {stats.sent}/{planned}  "
+                f"answered {stats.answered}  closed {stats.closed}/{planned}")
         moment = time.monotonic()
         if self.interactive:
             if moment - self._last_print >= 0.1:

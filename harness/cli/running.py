@@ -132,7 +132,7 @@ class _progress:
 
     def _watch(self, runner: Runner) -> None:
         if not self.quiet:
-            self.shown = Progress(self.zone, len(runner.probes))
+            self.shown = Progress(self.zone, lambda: len(runner.probes))
             runner.events.tick.add_listener(self.shown.tick)
 
     def __exit__(self, *exc: object) -> None:
