@@ -120,3 +120,21 @@ def test_a_restart_sends_nothing_new(monitor: Path, hook: Webhook) -> None:
 def test_the_maintenance_window_leaves_its_probes_out(monitor: Path) -> None:
     _, judged = verdicts(monitor, "2027-01-21T12:00-07:00")
     assert {v["muted"] for v in judged if v["objective"] == "answered"} == {1}
+
+
+def test_the_github_actions_example_uses_commands_that_exist() -> None:
+    import shlex
+
+    import yaml
+
+    from harness.cli import build_parser
+
+    workflow = yaml.safe_load((ROOT / "docs" / "examples" / "github-actions-qa.yml")
+                              .read_text(encoding="utf-8"))
+    commands = [" ".join(step["run"].split()) for step in workflow["jobs"]["monitor"]["steps"]
+                if str(step.get("run", "")).lstrip().startswith("shopper ")]
+    assert len(commands) == 2
+    parser = build_parser()
+    for command in commands:
+        args = parser.parse_args(shlex.split(command)[1:])  # exits 2 on an unknown flag
+        assert args.command in ("run", "check")
