@@ -80,11 +80,12 @@ def test_a_send_that_raises_is_recorded_without_the_url() -> None:
     assert failed == {0}
 
 
-def test_no_destination_leaves_it_undelivered_and_says_why() -> None:
+def test_no_destination_settles_it_as_not_sent_and_says_why() -> None:
     (done,), _ = deliver([_notification()], [], ["ALERT_URL"], AT, retries=3, send=Sender(),
                          sleep=lambda _: None)
-    assert (done.delivered, done.attempts, done.last_error) == (
-        False, 0, "no destination: ALERT_URL not set")
+    # Not left waiting: a variable set weeks later must not bring a flood of stale alerts.
+    assert (done.delivered, done.unsent, done.attempts, done.last_error) == (
+        True, True, 0, "not sent: no destination: ALERT_URL not set")
 
 
 def test_destinations_resolve_variables_when_asked_and_skip_unset_ones() -> None:

@@ -115,7 +115,7 @@ def test_a_webhook_that_is_down_is_recorded_shown_and_delivered_once_it_is_back(
     assert ("alert:      answered within 1h / acme: FAILING since 2024-03-18T14:34:32+00:00 "
             "(announced)") in out
     undelivered = next(line for line in out.splitlines() if line.startswith("UNDELIVERED"))
-    assert undelivered.startswith("UNDELIVERED: 1 notification (breach) after 3 attempts; "
+    assert undelivered.startswith("UNDELIVERED: 1 notification (1 breach) after 3 attempts; "
                                   "last error: destination 0 (json): A Connection error")
     assert str(webhook.port) not in out and "127.0.0.1" not in out
     webhook.start()  # back up, on the same port
@@ -173,10 +173,16 @@ def test_an_unset_variable_is_no_destination_said_once(tmp_path: Path,
     said: list[str] = []
     assert run_watch(tmp_path / "run", said=said.append).finished
     assert said == [f"shopper: alerts: {URL_VARIABLE} is not set: no notification goes there"]
-    waiting = _notifications(tmp_path / "run")
-    assert [(n.kind, n.delivered, n.attempts) for n in waiting] == [
-        ("breach", False, 0), ("recovery", False, 0)]
-    assert waiting[0].last_error == f"no destination: {URL_VARIABLE} not set"
+    recorded = _notifications(tmp_path / "run")
+    # Settled as not sent: setting the variable later sends none of these stale ones.
+    assert [(n.kind, n.unsent, n.attempts) for n in recorded] == [
+        ("breach", True, 0), ("recovery", True, 0)]
+    assert recorded[0].last_error == f"not sent: no destination: {URL_VARIABLE} not set"
+    store = Store.open(tmp_path / "run" / "run.sqlite")
+    try:
+        assert notifications(store, undelivered=True) == []
+    finally:
+        store.close()
 
 
 def test_maintenance_over_the_bad_week_mutes_it_and_leaves_its_probes_out(
@@ -217,7 +223,7 @@ def test_no_part_of_a_url_is_kept_in_the_store_or_shown_by_status(
     assert "A Connection error occurred" in dump  # the error is kept, scrubbed
     assert main(["status", str(refused_run)]) == 0
     shown = capsys.readouterr()
-    assert "UNDELIVERED: 2 notifications (breach, recovery)" in shown.out
+    assert "UNDELIVERED: 2 notifications (1 breach, 1 recovery)" in shown.out
     for text in (dump, shown.out, shown.err):
         for part in SECRET_PARTS:
             assert part not in text

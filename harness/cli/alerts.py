@@ -5,10 +5,12 @@ and scheme, never by URL), and what `shopper check --notify` says it sent."""
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from collections.abc import Iterable
 from datetime import tzinfo
 from pathlib import Path
 
-from harness.cli.output import printable
+from harness.cli.output import counted, printable
 from harness.scenario.model import Scenario
 from harness.session.checks import Check
 from harness.store.alerts import alert_states, notifications
@@ -39,12 +41,18 @@ def status_lines(store: Store, scenario: Scenario, zone: tzinfo) -> list[str]:
                      f"{words}")
     last = max(s.checked_at for s in states)
     lines.append(f"alerts:     last judged at {last.astimezone(zone).isoformat()}")
+    unsent = [n for n in notifications(store) if n.unsent]
+    if unsent:
+        lines.append(f"alerts:     {counted(len(unsent), 'notification', 'notifications')} "
+                     f"({_kinds(n.kind for n in unsent)}) recorded but "
+                     f"{printable(unsent[-1].last_error or 'not sent')}")
     waiting = notifications(store, undelivered=True)
     if waiting:
         attempts = sum(n.attempts for n in waiting)
         error = next((n.last_error for n in reversed(waiting) if n.last_error), None)
         lines.append(f"UNDELIVERED: {len(waiting)} notification{'s' if len(waiting) != 1 else ''}"
-                     f" ({', '.join(n.kind for n in waiting)}) after {attempts} attempts; last "
+                     f" ({_kinds(n.kind for n in waiting)}) after {attempts} "
+                     "attempts; last "
                      f"error: {printable(error or 'none recorded')}; each is tried again at the "
                      "next evaluation (`shopper check DIR --notify`, or the running run)")
     return lines
@@ -71,3 +79,11 @@ def notify(folder: Path, check: Check) -> None:
         say(f"shopper: alerts: {notification.kind}: {notification.title}: {outcome}")
     if not done.tried:
         say("shopper: alerts: nothing to send")
+
+
+def _kinds(each: Iterable[str]) -> str:
+    """``1 breach, 12 reminders``."""
+    kinds = Counter(each)
+    many = {"breach": "breaches", "recovery": "recoveries", "reminder": "reminders"}
+    return ", ".join(f"{count} {kind if count == 1 else many.get(kind, kind)}"
+                     for kind, count in sorted(kinds.items()))

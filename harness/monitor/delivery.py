@@ -47,6 +47,11 @@ class Destination:
         return f"destination {self.index} ({self.scheme})"
 
 
+NOT_SENT = "not sent: no destination"
+"""How a notification that had nowhere to go is recorded (settled, not retried later: a
+variable set weeks on must not bring every stale reminder with it)."""
+
+
 def destinations(alerts: Alerts, environ: Mapping[str, str]) -> tuple[list[Destination],
                                                                       list[str]]:
     """The destinations of ``alerts`` as things stand, and the environment variables named
@@ -154,9 +159,9 @@ def deliver(pending: Iterable[Notification], found: Sequence[Destination], unset
             else:
                 down[destination.index] = error
                 errors.append(f"{destination.name}: {error}")
-        if not found:
-            errors.append("no destination: " + ", ".join(unset) + " not set")
-        complete = bool(found) and all(d.index in have for d in found)
+        if not found:  # nowhere to send it: settled as not sent, never sent late in a flood
+            errors.append(f"{NOT_SENT}: " + ", ".join(unset) + " not set")
+        complete = not found or all(d.index in have for d in found)
         now = replace(notification, attempts=attempts, delivered_to=tuple(sorted(have)),
                       delivered_at=at if complete else None,
                       last_error="; ".join(errors) if errors else notification.last_error)

@@ -30,13 +30,17 @@ class AlertLog:
 
     sent: list[AlertRow]
     undelivered: list[AlertRow]
+    unsent: int = 0
+    """Notifications recorded with no destination to send them to."""
 
 
 def alert_log(store: Store, scenario: Scenario, zone: tzinfo) -> AlertLog | None:
     """The notifications of the run in ``store`` (None when its scenario has no alerts)."""
     if scenario.alerts is None:
         return None
+    recorded = notifications(store)
     rows = [AlertRow(n.kind, n.at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"), n.title,
                      n.delivered, n.attempts, n.last_error or "")
-            for n in notifications(store)]
-    return AlertLog([r for r in rows if r.delivered], [r for r in rows if not r.delivered])
+            for n in recorded if not n.unsent]
+    return AlertLog([r for r in rows if r.delivered], [r for r in rows if not r.delivered],
+                    sum(1 for n in recorded if n.unsent))

@@ -77,8 +77,13 @@ class Notification:
 
     @property
     def delivered(self) -> bool:
-        """Whether every destination had it."""
+        """Whether it is settled: every destination had it, or there was none to send it to."""
         return self.delivered_at is not None
+
+    @property
+    def unsent(self) -> bool:
+        """Settled without being sent anywhere (no destination was configured)."""
+        return self.delivered_at is not None and not self.delivered_to
 
 
 def _ts(moment: datetime | None) -> str | None:
