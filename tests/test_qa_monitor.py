@@ -138,3 +138,5 @@ def test_the_github_actions_example_uses_commands_that_exist() -> None:
     for command in commands:
         args = parser.parse_args(shlex.split(command)[1:])  # exits 2 on an unknown flag
         assert args.command in ("run", "check")
+        if args.command == "run":  # a CI job has no terminal to confirm at
+            assert args.live and args.once and args.yes
