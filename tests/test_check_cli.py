@@ -139,3 +139,12 @@ def test_judging_at_a_moment_uses_only_what_was_known_then(run_folder: Path) -> 
     verdicts = json.loads(early.stdout)["verdicts"]
     assert all(v["decided"] == 0 and v["status"] == "insufficient" for v in verdicts)
     assert early.returncode == 1
+
+
+def test_moments_out_of_range_and_alerts_for_the_future_are_refused(run_folder: Path) -> None:
+    for at in ("0001-01-01", "9999-12-31T23:59-12:00"):
+        result = shopper("check", str(run_folder), "--at", at)
+        assert result.returncode == 2 and "between the years" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    future = shopper("check", str(run_folder), "--notify", "--at", "2030-01-01T00:00Z")
+    assert future.returncode == 2 and "later than the run has got" in future.stderr

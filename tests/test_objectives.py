@@ -29,7 +29,7 @@ BASE = textwrap.dedent("""\
     schedule:
       start: 2027-01-04
       weeks: 2
-      observation_window: 2d
+      observation_window: 3d
     brands:
       - id: acme
         name: Acme
@@ -71,7 +71,7 @@ class Run:
         return pid
 
     def evidence(self) -> Evidence:
-        return Evidence(self.probes, self.sends, self.replies, timedelta(days=2),
+        return Evidence(self.probes, self.sends, self.replies, timedelta(days=3),
                         frozenset({"mail"}))
 
 
@@ -297,7 +297,7 @@ def test_a_mistyped_selector_is_refused_at_its_line_and_column() -> None:
 
 @pytest.mark.parametrize(("objective", "message"), [
     ("indicator: {kind: replied_within}", "a replied_within indicator needs 'within'"),
-    ("indicator: {kind: replied_within, within: 3d}", "longer than the observation window"),
+    ("indicator: {kind: replied_within, within: 4d}", "longer than the observation window"),
     ("indicator: {kind: response_rate, within: 1h}",
      "'within' does not apply to a response_rate indicator"),
     ("indicator: {kind: engagement}", "an engagement indicator needs 'at_least'"),
@@ -339,3 +339,35 @@ def test_objectives_do_not_change_a_runs_fingerprint() -> None:
     bare = load_scenario_text(BASE, "watch.yaml")
     assert scenario_hash(scenario(RATE)) == scenario_hash(bare)
     assert scenario_hash(scenario(RATE, "maintenance: []\n")) == scenario_hash(bare)
+
+
+def test_a_rolling_window_is_elapsed_time_across_a_clock_change() -> None:
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2027, 3, 15, 12, 0, tzinfo=UTC)  # a week after Denver's clocks went forward
+    start = window_start(Window("rolling", timedelta(days=7)), at, ZoneInfo("America/Denver"))
+    assert start is not None and at - start == timedelta(days=7)
+
+
+def test_business_hours_that_end_after_the_observation_window_are_refused() -> None:
+    objective = """\
+        - name: three business days
+          indicator: {kind: replied_within, within: 1d, counted_in: business_hours}
+          target: 0.9
+    """
+    # 9-17 Monday to Friday: 24 business hours from Friday 17:00 end on Wednesday 17:00.
+    assert "for brand 'acme', 1d of business hours can end 5d after a message" in \
+        problems(objective)
+
+
+def test_maintenance_mixing_zoned_and_local_times_is_compared_not_crashed() -> None:
+    text = problems(RATE, textwrap.dedent("""\
+        maintenance:
+          - {start: "2027-01-06T00:00", end: "2027-01-05T23:00Z"}
+        """))
+    assert "maintenance[0].end: a maintenance period ends after it starts" in text
+    fine = scenario(RATE, textwrap.dedent("""\
+        maintenance:
+          - {start: "2027-01-05T00:00", end: "2027-01-06T00:00+01:00"}
+        """))
+    assert len(fine.maintenance) == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -120,8 +120,8 @@ def judge(scenario: Scenario, evidence: Evidence, at: datetime) -> list[Verdict]
 def window_start(window: Window, at: datetime, zone: tzinfo) -> datetime | None:
     """Where ``window`` begins when it ends at ``at`` (None: the whole run)."""
     local = at.astimezone(zone)
-    if window.kind == "rolling" and window.length is not None:
-        return local - window.length
+    if window.kind == "rolling" and window.length is not None:  # elapsed time, across DST too
+        return (at.astimezone(UTC) - window.length).astimezone(zone)
     if window.kind == "week":
         day = local.date() - timedelta(days=local.weekday())
     elif window.kind == "month":

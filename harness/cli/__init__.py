@@ -320,6 +320,8 @@ def _moment(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a moment: write ISO 8601, like 2027-02-08T09:00+00:00") from None
+    if not 1970 < moment.year < 9000:  # a zone or a window away must still be a date
+        raise argparse.ArgumentTypeError(f"{text!r}: a moment between the years 1971 and 8999")
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

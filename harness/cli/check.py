@@ -21,6 +21,12 @@ def check(args: argparse.Namespace) -> int:
                for flag, value in (("junit", args.junit), ("markdown", args.markdown)) if value}
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if args.github else None
     result = check_run(Path(args.folder), args.at)
+    if args.notify and result.at > result.latest:
+        # Alert state moves forward only: judging (and recording) a later moment would leave
+        # every real round until then deciding nothing.
+        raise UsageError(f"--notify --at {result.at.isoformat()}: later than the run has got "
+                         f"({result.latest.isoformat()}); alerts are sent for moments the run "
+                         "has reached")
     if args.notify:
         from harness.cli.alerts import notify
 

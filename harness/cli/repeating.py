@@ -26,11 +26,14 @@ def parse_moment(text: str) -> datetime:
     """An argument's moment: ISO 8601, with or without a UTC offset (without: read later in
     the scenario's time zone, see :func:`in_zone`)."""
     try:
-        return datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a time: {text!r} (expected ISO 8601, e.g. 2025-03-03T10:00 or "
             "2025-03-03T10:00+01:00)") from None
+    if not 1970 < moment.year < 9000:  # a zone or a window away must still be a date
+        raise argparse.ArgumentTypeError(f"{text!r}: a moment between the years 1971 and 8999")
+    return moment
 
 
 def in_zone(moment: datetime, zone: tzinfo) -> datetime:

@@ -8,7 +8,11 @@ that passes because it matched nothing; an indicator gets exactly the fields its
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from harness.durations import compact_duration
+from harness.hours import Hours
 from harness.scenario.model import Scenario
 from harness.scenario.objectives import Objective
 from harness.scenario.queries import channels_for_brand, is_env_ref
@@ -49,8 +53,11 @@ def check(scenario: Scenario, report: Report) -> None:
             report((*where, "early_warning", "unanswered"),
                    f"{warning.unanswered} of the last {warning.of_last} cannot happen: "
                    "unanswered is at most of_last")
+    zone = ZoneInfo(scenario.timezone)
     for index, period in enumerate(scenario.maintenance):
-        if period.end <= period.start:
+        start, end = (moment if moment.tzinfo else moment.replace(tzinfo=zone)
+                      for moment in (period.start, period.end))
+        if end <= start:
             report(("maintenance", index, "end"), "a maintenance period ends after it starts")
     if scenario.alerts is not None:
         for index, url in enumerate(scenario.alerts.urls):
@@ -80,6 +87,8 @@ def _indicator(scenario: Scenario, objective: Objective, where: tuple[str | int,
         elif indicator.within > window:
             report((*at, "within"), "longer than the observation window "
                    "(schedule.observation_window): replies after it are not followed")
+        elif indicator.counted_in == "business_hours":
+            _business_deadlines(scenario, objective, indicator.within, window, at, report)
     if indicator.kind == "engagement" and indicator.at_least is None:
         report((*at, "kind"), "an engagement indicator needs 'at_least' (a level, 1-5)")
 
@@ -95,3 +104,26 @@ def _reachable(scenario: Scenario, objective: Objective, where: tuple[str | int,
         if channels is not None and not served & channels:
             report((*where, "channels"), f"no channel listed here reaches brand {brand!r} "
                    f"(it is reached on {', '.join(sorted(served)) or 'none'})")
+
+
+def _business_deadlines(scenario: Scenario, objective: Objective, within: timedelta,
+                        window: timedelta, at: tuple[str | int, ...], report: Report) -> None:
+    """``within`` business hours can end days after a message sent on a Friday night; the
+    reply must still fall inside the observation window, or it is never seen."""
+    for brand in scenario.brands:
+        if objective.brands != "all" and brand.id not in objective.brands:
+            continue
+        hours = Hours.of(brand.business_hours.days, brand.business_hours.open,
+                         brand.business_hours.close, brand.timezone or scenario.timezone)
+        if not hours.days:
+            continue
+        monday = datetime.combine(scenario.schedule.start, datetime.min.time(), hours.zone)
+        longest = max(hours.add(sent, within) - sent
+                      for sent in (monday + timedelta(minutes=30 * i) for i in range(7 * 48)))
+        if longest > window:
+            report((*at, "within"), f"for brand {brand.id!r}, {compact_duration(within)} of "
+                   f"business hours can end {compact_duration(longest)} after a message (one "
+                   "sent as it closes before its days off), after the observation window "
+                   f"({compact_duration(window)}): a reply then would never be seen; "
+                   "lengthen schedule.observation_window")
+            return

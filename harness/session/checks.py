@@ -25,6 +25,8 @@ class Check:
     at: datetime
     scenario: Scenario
     verdicts: list[Verdict]
+    latest: datetime
+    """The latest moment the run can speak for: now (live), or the last moment recorded."""
 
 
 def check_run(folder: Path, at: datetime | None = None) -> Check:
@@ -42,7 +44,12 @@ def check_run(folder: Path, at: datetime | None = None) -> Check:
                          "objectives: section and rerun `shopper run` to adopt it; see "
                          "docs/monitoring.md)")
     simulated = is_simulated(meta)
+    now = datetime.now(UTC)
+    latest = (evidence.last_moment() if simulated else None) or now
     if at is None:
-        at = (evidence.last_moment() if simulated else None) or datetime.now(UTC)
+        at = latest
+    elif not simulated and at > now:
+        raise UsageError(f"--at {at.isoformat()} is in the future: what happens after now is "
+                         "not known yet (probes still waiting would be judged as failed)")
     return Check(meta.get("name", folder.name), meta.get("title", ""), simulated,
-                 meta.get("seed", "?"), at, scenario, judge(scenario, evidence, at))
+                 meta.get("seed", "?"), at, scenario, judge(scenario, evidence, at), latest)
