@@ -227,3 +227,15 @@ def test_a_message_names_everything_in_plain_text_and_says_simulated() -> None:
     assert any(line.startswith("Now: fail: 3/10 = 30%") for line in lines)
     live = compose(breach, run="watch", brand_name="Acme", zone=UTC, simulated=False, seed="7")
     assert "SIMULATED" not in live.title + live.text
+
+
+def test_a_recovery_and_a_new_breach_inside_maintenance_are_both_announced_after_it() -> None:
+    period = Maintenance(start=T0 + 3 * HOUR, end=T0 + 6 * HOUR)
+    follower = Follower(maintenance=[period])
+    follower.series(["pass", "fail", "fail", "pass", "fail", "fail", "fail", "fail"])
+    assert follower.kinds() == ["breach", "recovery", "breach"]
+    first, recovery, second = follower.notices
+    assert first.breach_since == T0 + HOUR
+    assert (recovery.at, recovery.breach_since, recovery.recovered_at) == (
+        T0 + 6 * HOUR, T0 + HOUR, T0 + 3 * HOUR)
+    assert second.at == T0 + 7 * HOUR and second.breach_since == T0 + 6 * HOUR

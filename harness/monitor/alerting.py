@@ -20,7 +20,8 @@ breach is *announced*. At each moment judged:
   breach that began (or goes on) in maintenance and still fails when it ends is announced at
   the first moment judged after it, with its real start; one that began and ended inside it
   is never announced; a breach announced before that recovered inside it gets its recovery
-  then.
+  then (stating when it recovered), even if it failed again meanwhile: the new breach is
+  announced at the next moment judged, never folded into a reminder of the old one.
 
 Moments are judged in order; a moment no later than the last one judged decides nothing (a
 resumed run goes over moments it has already judged).
@@ -29,7 +30,7 @@ resumed run goes over moments it has already judged).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from harness.analysis.objectives import Verdict, in_maintenance
@@ -75,6 +76,11 @@ def judged(previous: AlertLevel, verdict: Verdict, on_insufficient: bool) -> Ale
 def step(previous: AlertState | None, verdict: Verdict, at: datetime, *, muted: bool,
          alerts: Alerts) -> tuple[AlertState, Notice | None]:
     """One objective for one brand at ``at``: its new state, and the notice it calls for."""
+    if muted and previous is not None and previous.breach_since is not None \
+            and previous.state == "ok":
+        # An announced breach that recovered inside maintenance is held there until the
+        # recovery can be announced: failing again first must not fold both into a reminder.
+        return replace(previous, checked_at=at), None
     was: AlertLevel = previous.state if previous else "unknown"
     now = judged(was, verdict, alerts.on_insufficient)
     since = at if previous is None or now != was else previous.since
@@ -82,7 +88,12 @@ def step(previous: AlertState | None, verdict: Verdict, at: datetime, *, muted: 
     last = previous.last_notified_at if previous else None
     notice = None
     if not muted:
-        if now == "failing" and breach_since is None:
+        if was == "ok" and breach_since is not None and previous is not None:
+            # it recovered during maintenance: the recovery first (a new breach, if it fails
+            # now, is announced at the next moment judged)
+            notice = Notice("recovery", verdict, at, breach_since, previous.since)
+            breach_since, last = None, None
+        elif now == "failing" and breach_since is None:
             breach_since, last = since or at, at
             notice = Notice("breach", verdict, at, breach_since)
         elif now == "failing" and breach_since is not None:
